@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+/// Runs the built `virtlab` binary as a user would and captures what it prints.
+struct VirtLabProcess {
+  static var executable: URL {
+    if let path = ProcessInfo.processInfo.environment["VIRTLAB_BIN"] {
+      return URL(fileURLWithPath: path)
+    }
+    // The test runner sits in the build products directory beside the executable.
+    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    if dir.pathExtension == "xctest" { dir.deleteLastPathComponent() }
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+      let url = candidate.appendingPathComponent("virtlab")
+      if FileManager.default.isExecutableFile(atPath: url.path) { return url }
+    }
+    return dir.appendingPathComponent("virtlab")
+  }
+
+  static func run(_ arguments: [String]) throws -> (code: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = executable
+    p.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+  }
+
+  static func temporaryFile(_ text: String, ext: String = "smt2") throws -> String {
+    let url = FileManager.default.temporaryDirectory
+      .appendingPathComponent("virtlab-\(UUID().uuidString).\(ext)")
+    try text.write(to: url, atomically: true, encoding: .utf8)
+    return url.path
+  }
+}
+
+@Suite struct CLITests {
+  @Test func helpListsEverySubcommandAndTheExitCodes() throws {
+    let r = try VirtLabProcess.run(["--help"])
+    #expect(r.code == 0)
+    for sub in ["verify", "run", "simulate", "explore", "report", "smt", "version"] {
+      #expect(r.out.contains("\n  \(sub) "), "missing \(sub)")
+    }
+    #expect(r.out.contains("69 subcommand not available yet"))
+  }
+
+  @Test(arguments: ["verify", "run", "simulate", "explore", "report", "smt", "version"])
+  func everySubcommandHasHelp(sub: String) throws {
+    let r = try VirtLabProcess.run([sub, "--help"])
+    #expect(r.code == 0)
+    #expect(r.out.contains("USAGE: virtlab \(sub)"))
+    #expect(r.out.contains("--json"))
+  }
+
+  @Test(arguments: ["verify", "run", "simulate", "explore", "report"])
+  func plannedSubcommandsSaySoWithCode69(sub: String) throws {
+    let r = try VirtLabProcess.run([sub, "anything"])
+    #expect(r.code == 69)
+    #expect(r.out.isEmpty)
+    #expect(r.err.contains("virtlab \(sub) is not available yet"))
+    let j = try VirtLabProcess.run([sub, "--json"])
+    #expect(j.code == 69)
+    let report = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+    #expect(report?["status"] as? String == "not-available")
+    #expect(report?["exitCode"] as? Int == 69)
+  }
+
+  @Test func versionNamesVirtLabAndZ3() throws {
+    let r = try VirtLabProcess.run(["version"])
+    #expect(r.code == 0)
+    let lines = r.out.split(separator: "\n")
+    #expect(lines.first == "virtlab 0.1.0")
+    #expect(lines.last?.hasPrefix("z3 4.") == true)
+    let j = try VirtLabProcess.run(["version", "--json"])
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any])
+    #expect(report["schema"] as? String == "virtlab.report/1")
+    #expect((report["tools"] as? [String: String])?["z3"]?.hasPrefix("4.") == true)
+  }
+
+  @Test func smtRunsAScriptAsZ3Would() throws {
+    let file = try VirtLabProcess.temporaryFile(
+      """
+      (declare-const x (_ BitVec 32))
+      (push 1)
+      (assert (not (= (bvshl x #x00000001) (bvadd x x))))
+      (check-sat)
+      (pop 1)
+      (assert (not (bvugt (bvadd x #x00000001) x)))
+      (check-sat)
+      (get-value (x))
+      """)
+    let r = try VirtLabProcess.run(["smt", file])
+    #expect(r.code == 0)
+    #expect(r.out == "unsat\nsat\n((x #xffffffff))\n")
+    let m = try VirtLabProcess.run(["smt", "--model", file])
+    #expect(m.out.contains("(define-fun x () (_ BitVec 32)"))
+    let j = try VirtLabProcess.run(["smt", "--json", file])
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any])
+    let result = try #require(report["result"] as? [String: Any])
+    #expect(result["answers"] as? [String] == ["unsat", "sat"])
+    #expect((report["inputs"] as? [String: String])?["file"] == file)
+  }
+
+  @Test func smtFailsOnAZ3ErrorNamingThePlace() throws {
+    let file = try VirtLabProcess.temporaryFile("(declare-const a Int)\n(assert (= a b))\n(check-sat)\n")
+    let r = try VirtLabProcess.run(["smt", file])
+    #expect(r.code == 64)
+    #expect(r.out.contains("(error \"line 2 column 14: unknown constant b\")"))
+    #expect(r.err == "\(file):2:14: error: unknown constant b\n")
+  }
+
+  @Test func smtFailsOnAMalformedScript() throws {
+    let file = try VirtLabProcess.temporaryFile("(declare-const a Int)\n(assert (= a 1)\n")
+    let r = try VirtLabProcess.run(["smt", file])
+    #expect(r.code == 64)
+    #expect(r.err == "\(file):2:1: error: '(' is never closed\n")
+    let j = try VirtLabProcess.run(["smt", "--json", file])
+    #expect(j.code == 64)
+    let report = try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any]
+    #expect(report?["status"] as? String == "input-error")
+  }
+
+  @Test func smtOnAMissingFileIsAnInputError() throws {
+    let r = try VirtLabProcess.run(["smt", "/nonexistent/virtlab.smt2"])
+    #expect(r.code == 64)
+    #expect(r.err.contains("does not exist"))
+  }
+
+  @Test func unknownOptionIsAUsageError() throws {
+    let r = try VirtLabProcess.run(["smt", "--no-such-flag", "x"])
+    #expect(r.code == 64)
+  }
+}
