@@ -30,6 +30,7 @@ let package = Package(
     .target(name: "Z3", dependencies: ["CZ3"], swiftSettings: strict),
     .target(name: "ISAModel", swiftSettings: strict),
     .target(name: "ExecEngine", dependencies: ["ISAModel"], swiftSettings: strict),
+    .target(name: "ISATestSupport", dependencies: ["ISAModel"], swiftSettings: strict),
     .target(name: "Architectures", dependencies: ["ISAModel"], swiftSettings: strict),
     .target(
       name: "Simulator", dependencies: ["ExecEngine", "Architectures"], swiftSettings: strict),
@@ -47,8 +48,10 @@ let package = Package(
     .executableTarget(name: "virtlab-bench", dependencies: ["Z3"], swiftSettings: strict),
 
     .testTarget(name: "Z3Tests", dependencies: ["Z3"], swiftSettings: strict),
-    .testTarget(name: "ISAModelTests", dependencies: ["ISAModel"], swiftSettings: strict),
-    .testTarget(name: "ExecEngineTests", dependencies: ["ExecEngine"], swiftSettings: strict),
+    .testTarget(
+      name: "ISAModelTests", dependencies: ["ISAModel", "ISATestSupport"], swiftSettings: strict),
+    .testTarget(
+      name: "ExecEngineTests", dependencies: ["ExecEngine", "ISATestSupport"], swiftSettings: strict),
     .testTarget(
       name: "ArchitecturesTests", dependencies: ["Architectures"], swiftSettings: strict),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: strict),

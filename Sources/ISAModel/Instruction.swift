@@ -1,0 +1,112 @@
+/// A decoded IA-32 instruction: which form of the opcode table it is and its operands, with the
+/// prefixes that matter (SDM Vol. 2A §2.1). The byte length is not part of it (redundant
+/// prefixes change the length, not the instruction); `Decoder` returns it beside.
+
+/// An entry of the opcode table (`OpcodeTable.forms`), by index.
+public struct Form: Hashable, Sendable, Codable, CustomStringConvertible {
+  public let index: UInt16
+  @inlinable public init(index: UInt16) { self.index = index }
+  @inlinable public var spec: FormSpec { OpcodeTable.forms[Int(index)] }
+  public var description: String { spec.description }
+}
+
+/// A memory operand: the effective address parts and the access size (SDM Vol. 2A §2.1.5).
+public struct MemoryOperand: Hashable, Sendable, Codable {
+  /// The segment the access uses: the override prefix if any, else the default (SS for
+  /// ESP/EBP-based addresses, DS otherwise; SDM Vol. 1 §3.7.4).
+  public var segment: SegmentRegister
+  public var base: GPR?
+  public var index: GPR?
+  /// 1, 2, 4 or 8 (1 when there is no index).
+  public var scale: UInt8
+  /// The displacement, sign-extended to the address size (and masked to 16 bits at `.a16`).
+  public var displacement: UInt32
+  public var size: OperandSize
+  public var addressSize: AddressSize
+
+  public init(
+    segment: SegmentRegister, base: GPR?, index: GPR?, scale: UInt8, displacement: UInt32,
+    size: OperandSize, addressSize: AddressSize
+  ) {
+    self.segment = segment
+    self.base = base
+    self.index = index
+    self.scale = scale
+    self.displacement = displacement
+    self.size = size
+    self.addressSize = addressSize
+  }
+}
+
+/// An operand of a decoded instruction.
+public enum Operand: Hashable, Sendable, Codable {
+  case none
+  case register(GPR, OperandSize)
+  case memory(MemoryOperand)
+  /// An immediate, already extended to 32 bits as the form says (relative offsets too).
+  case immediate(UInt32)
+
+  @inlinable public var isMemory: Bool {
+    if case .memory = self { true } else { false }
+  }
+}
+
+/// REP/REPE (F3) or REPNE (F2), as given.
+public enum RepeatPrefix: UInt8, Hashable, Sendable, Codable {
+  case none = 0
+  case rep = 0xF3
+  case repne = 0xF2
+}
+
+/// A condition code, the low four bits of Jcc, SETcc and CMOVcc (SDM Vol. 1 Appendix B).
+public enum Condition: UInt8, CaseIterable, Hashable, Sendable, Codable {
+  case o = 0
+  case no, b, ae, e, ne, be, a, s, ns, p, np, l, ge, le, g
+
+  public var name: String { String(describing: self) }
+}
+
+public struct Instruction: Hashable, Sendable, Codable, CustomStringConvertible {
+  public var form: Form
+  /// The form's mnemonic, kept here so that execution never consults the table.
+  public let mnemonic: Mnemonic
+  /// Up to three operands, in the SDM's order (destination first); `.none` where absent.
+  /// Stored apart rather than in an array so that copying an instruction never allocates.
+  public var op0: Operand
+  public var op1: Operand
+  public var op2: Operand
+  /// The size of `v` operands: 16 with the 0x66 prefix, else 32.
+  public var operandSize: OperandSize
+  /// 16 with the 0x67 prefix, else 32.
+  public var addressSize: AddressSize
+  /// A segment-override prefix, if one was given (the last one counts).
+  public var segmentOverride: SegmentRegister?
+  public var repeatPrefix: RepeatPrefix
+  public var lock: Bool
+  /// For `+cc` forms.
+  public var condition: Condition?
+
+  public init(
+    form: Form, operands: [Operand], operandSize: OperandSize = .dword,
+    addressSize: AddressSize = .a32, segmentOverride: SegmentRegister? = nil,
+    repeatPrefix: RepeatPrefix = .none, lock: Bool = false, condition: Condition? = nil
+  ) {
+    self.form = form
+    mnemonic = form.spec.mnemonic
+    precondition(operands.count <= 3, "an instruction has at most three operands")
+    op0 = operands.count > 0 ? operands[0] : .none
+    op1 = operands.count > 1 ? operands[1] : .none
+    op2 = operands.count > 2 ? operands[2] : .none
+    self.operandSize = operandSize
+    self.addressSize = addressSize
+    self.segmentOverride = segmentOverride
+    self.repeatPrefix = repeatPrefix
+    self.lock = lock
+    self.condition = condition
+  }
+
+  /// The operands that are present.
+  public var operands: [Operand] { [op0, op1, op2].filter { $0 != .none } }
+
+  public var description: String { Disassembler.text(self) }
+}

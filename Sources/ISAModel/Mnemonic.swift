@@ -1,0 +1,95 @@
+/// The instructions the model knows, with the metadata the SDM gives each (Vol. 2, "Flags
+/// Affected" and "Exceptions"): which status flags it reads, defines and leaves undefined.
+/// Which instructions are *sensitive* is not here: the Verifier computes that.
+public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
+  // ALU
+  case add, or, adc, sbb, and, sub, xor, cmp, test, inc, dec, neg, not
+  case mul, imul, div, idiv
+  // Shifts, rotates, bits
+  case rol, ror, rcl, rcr, shl, shr, sar, shld, shrd
+  case bt, bts, btr, btc, bsf, bsr
+  // Data movement
+  case mov, movzx, movsx, lea, xchg, xadd, cmpxchg, bswap, cmovcc, setcc
+  case push, pop, pusha, popa, lahf, sahf, cbw, cwd, enter, leave, nop
+  // Control
+  case jmp, jcc, call, ret, loop, loope, loopne, jecxz
+  // Strings
+  case movs, stos, lods, cmps, scas
+  // Flags
+  case clc, stc, cmc, cld, std
+  // System instructions implemented so far
+  case hlt, ud2
+
+  public var name: String {
+    switch self {
+    case .cmovcc: "cmov"
+    case .setcc: "set"
+    case .jcc: "j"
+    default: String(describing: self)
+    }
+  }
+
+  /// Status flags the instruction reads.
+  public var flagsRead: UInt32 {
+    switch self {
+    case .adc, .sbb, .rcl, .rcr, .cmc: Flag.cf.mask
+    case .jcc, .setcc, .cmovcc: FlagMask.status
+    case .loope, .loopne: Flag.zf.mask
+    case .movs, .stos, .lods, .cmps, .scas: Flag.df.mask
+    case .lahf: FlagMask.status & ~Flag.of.mask
+    default: 0
+    }
+  }
+
+  /// Flags the instruction writes with a defined value (SDM "Flags Affected"). For shifts and
+  /// rotates these are written only for a non-zero count.
+  public var flagsDefined: UInt32 {
+    switch self {
+    case .add, .adc, .sub, .sbb, .cmp, .neg, .cmpxchg, .xadd, .cmps, .scas: FlagMask.status
+    case .and, .or, .xor, .test: FlagMask.status & ~Flag.af.mask
+    case .inc, .dec: FlagMask.statusButCF
+    case .mul, .imul: Flag.cf.mask | Flag.of.mask
+    case .rol, .ror, .rcl, .rcr: Flag.cf.mask
+    case .shl, .shr, .sar, .shld, .shrd: FlagMask.status & ~(Flag.af.mask | Flag.of.mask)
+    case .bt, .bts, .btr, .btc: Flag.cf.mask
+    case .bsf, .bsr: Flag.zf.mask
+    case .sahf: FlagMask.status & ~Flag.of.mask
+    case .clc, .stc, .cmc: Flag.cf.mask
+    case .cld, .std: Flag.df.mask
+    default: 0
+    }
+  }
+
+  /// Flags the SDM leaves undefined after the instruction (OF after a multi-bit shift or rotate
+  /// is undefined only then; see `FlagSemantics`).
+  public var flagsUndefined: UInt32 {
+    switch self {
+    case .and, .or, .xor, .test: Flag.af.mask
+    case .mul, .imul: Flag.sf.mask | Flag.zf.mask | Flag.af.mask | Flag.pf.mask
+    case .div, .idiv: FlagMask.status
+    case .rol, .ror, .rcl, .rcr: Flag.of.mask
+    case .shl, .shr, .sar, .shld, .shrd: Flag.af.mask | Flag.of.mask
+    case .bt, .bts, .btr, .btc: Flag.of.mask | Flag.sf.mask | Flag.af.mask | Flag.pf.mask
+    case .bsf, .bsr: Flag.cf.mask | Flag.of.mask | Flag.sf.mask | Flag.af.mask | Flag.pf.mask
+    default: 0
+    }
+  }
+
+  /// Whether LOCK is legal (with a memory destination; SDM Vol. 2A, LOCK).
+  public var lockable: Bool {
+    switch self {
+    case .add, .adc, .and, .btc, .btr, .bts, .cmpxchg, .dec, .inc, .neg, .not, .or, .sbb, .sub,
+      .xor, .xadd, .xchg:
+      true
+    default: false
+    }
+  }
+
+  /// String instructions take REP prefixes and iterate one element per step.
+  public var isString: Bool {
+    switch self {
+    case .movs, .stos, .lods, .cmps, .scas: true
+    default: false
+    }
+  }
+}

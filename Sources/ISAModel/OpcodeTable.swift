@@ -1,0 +1,416 @@
+/// The opcode table: every instruction form the model decodes, one entry per opcode line of the
+/// Intel SDM Vol. 2 (the `opcode` column is the SDM's own notation), plus the opcodes the model
+/// recognises but does not implement (model gaps) and the ones that are invalid (#UD). The
+/// decoder and encoder are driven by this table alone (SDM Vol. 2D Appendix A, opcode maps).
+
+/// How an operand is encoded, in the SDM's operand notation (Vol. 2D §A.2).
+public enum OperandSpec: Hashable, Sendable {
+  /// E: ModRM r/m, a register or memory.
+  case e(SizeCode)
+  /// M: ModRM r/m, memory only (a register form is #UD).
+  case m(SizeCode)
+  /// G: ModRM reg.
+  case g(SizeCode)
+  /// I: an immediate of the size (z: 16 or 32 bits by operand size).
+  case i(SizeCode)
+  /// Ib sign-extended to the operand size.
+  case ibs
+  /// J: a relative offset (b: 8 bits, z: 16 or 32), sign-extended.
+  case j(SizeCode)
+  /// A fixed register (AL, eAX, CL, DX …).
+  case fixed(GPR, SizeCode)
+  /// Z: the register in the opcode's low three bits (`+r`).
+  case z(SizeCode)
+  /// O: a memory offset (moffs) of the address size, no ModRM.
+  case o(SizeCode)
+  /// The constant 1 (shift and rotate by one).
+  case one
+  /// X: the string source DS:(E)SI (segment overridable).
+  case x(SizeCode)
+  /// Y: the string destination ES:(E)DI.
+  case y(SizeCode)
+}
+
+/// Operand sizes in the SDM's notation.
+public enum SizeCode: Hashable, Sendable {
+  case b, w, d
+  /// 16 or 32 bits by operand size (the SDM's v and z in 32-bit code).
+  case v
+
+  @inlinable public func resolve(_ operandSize: OperandSize) -> OperandSize {
+    switch self {
+    case .b: .byte
+    case .w: .word
+    case .d: .dword
+    case .v: operandSize
+    }
+  }
+}
+
+/// How the ModRM byte is used.
+public enum ModRMUse: Hashable, Sendable {
+  case none
+  /// `/r`: reg names a register operand.
+  case register
+  /// `/digit`: reg extends the opcode.
+  case digit(UInt8)
+}
+
+/// What the opcode's low bits carry.
+public enum Embedded: Hashable, Sendable {
+  case none
+  /// `+r`: a register number.
+  case register
+  /// `+cc`: a condition code.
+  case condition
+}
+
+/// One opcode line: encoding and operands. The semantics is the mnemonic's (Semantics).
+public struct FormSpec: Sendable, CustomStringConvertible {
+  /// The SDM opcode column, e.g. `0F AF /r`.
+  public let opcode: String
+  public let mnemonic: Mnemonic
+  public let operands: [OperandSpec]
+  /// The opcode bytes; with `embedded`, the last is the base the low bits are added to.
+  public let bytes: [UInt8]
+  public let modrm: ModRMUse
+  public let embedded: Embedded
+
+  init(_ opcode: String, _ mnemonic: Mnemonic, _ operands: [OperandSpec]) {
+    self.opcode = opcode
+    self.mnemonic = mnemonic
+    self.operands = operands
+    var bytes: [UInt8] = []
+    var modrm = ModRMUse.none
+    var embedded = Embedded.none
+    for token in opcode.split(separator: " ") {
+      if token == "/r" {
+        modrm = .register
+      } else if token.hasPrefix("/"), let d = UInt8(token.dropFirst()) {
+        modrm = .digit(d)
+      } else if token.hasSuffix("+r") {
+        bytes.append(UInt8(token.dropLast(2), radix: 16)!)
+        embedded = .register
+      } else if token.hasSuffix("+cc") {
+        bytes.append(UInt8(token.dropLast(3), radix: 16)!)
+        embedded = .condition
+      } else if token.count == 2, token.allSatisfy({ $0.isHexDigit && !$0.isLowercase }),
+        let b = UInt8(token, radix: 16)
+      {
+        bytes.append(b)
+      }
+      // ib, iw, iz, cb, cz: immediates, described by the operands.
+    }
+    precondition(!bytes.isEmpty, "opcode line without bytes: \(opcode)")
+    if operands.contains(where: {
+      if case .e = $0 { true } else if case .m = $0 { true } else if case .g = $0 { true } else { false }
+    }) {
+      precondition(modrm != .none, "\(opcode): E/M/G operands need a ModRM byte")
+    }
+    self.bytes = bytes
+    self.modrm = modrm
+    self.embedded = embedded
+  }
+
+  /// Whether the r/m operand must be memory.
+  public var memoryOnly: Bool {
+    operands.contains { if case .m = $0 { true } else { false } }
+  }
+
+  public var description: String { "\(opcode) \(mnemonic.name)" }
+}
+
+/// A decoder slot: what one opcode byte (after the escape, if any) means.
+enum OpcodeSlot: Sendable {
+  case invalid
+  case prefix
+  case escape
+  case form(UInt16)
+  /// ModRM.reg selects the slot; `memory` and `register` differ where mod = 3 means another thing.
+  case group(memory: [OpcodeSlot], register: [OpcodeSlot])
+  /// An instruction the model recognises but does not implement.
+  case gap(String)
+  /// 0F C7 and 0F 01 also depend on mandatory prefixes or the whole ModRM byte.
+  case special(Special)
+
+  enum Special: Sendable { case group7, group9 }
+}
+
+public enum OpcodeTable {
+  /// Every form, in SDM order within each mnemonic. `Form(index:)` indexes this list.
+  public static let forms: [FormSpec] = makeForms()
+
+  static let oneByte: [OpcodeSlot] = makeMaps().one
+  static let twoByte: [OpcodeSlot] = makeMaps().two
+
+  /// The index of the form with this opcode line and mnemonic.
+  public static func form(_ opcode: String, _ mnemonic: Mnemonic? = nil) -> Form? {
+    forms.firstIndex { $0.opcode == opcode && (mnemonic == nil || $0.mnemonic == mnemonic) }
+      .map { Form(index: UInt16($0)) }
+  }
+
+  private static func makeForms() -> [FormSpec] {
+    var f: [FormSpec] = []
+    func add(_ opcode: String, _ m: Mnemonic, _ ops: [OperandSpec]) { f.append(FormSpec(opcode, m, ops)) }
+
+    // ADD OR ADC SBB AND SUB XOR CMP share one layout (SDM Vol. 2D Table A-2, rows 0–3).
+    let alu: [Mnemonic] = [.add, .or, .adc, .sbb, .and, .sub, .xor, .cmp]
+    for (n, m) in alu.enumerated() {
+      let base = UInt8(n * 8)
+      add(hex(base) + " /r", m, [.e(.b), .g(.b)])
+      add(hex(base + 1) + " /r", m, [.e(.v), .g(.v)])
+      add(hex(base + 2) + " /r", m, [.g(.b), .e(.b)])
+      add(hex(base + 3) + " /r", m, [.g(.v), .e(.v)])
+      add(hex(base + 4) + " ib", m, [.fixed(.eax, .b), .i(.b)])
+      add(hex(base + 5) + " iz", m, [.fixed(.eax, .v), .i(.v)])
+      add("80 /\(n) ib", m, [.e(.b), .i(.b)])
+      add("81 /\(n) iz", m, [.e(.v), .i(.v)])
+      add("82 /\(n) ib", m, [.e(.b), .i(.b)])  // 82 is an alias of 80 outside 64-bit mode
+      add("83 /\(n) ib", m, [.e(.v), .ibs])
+    }
+    add("40+r", .inc, [.z(.v)])
+    add("48+r", .dec, [.z(.v)])
+    add("FE /0", .inc, [.e(.b)])
+    add("FF /0", .inc, [.e(.v)])
+    add("FE /1", .dec, [.e(.b)])
+    add("FF /1", .dec, [.e(.v)])
+    add("84 /r", .test, [.e(.b), .g(.b)])
+    add("85 /r", .test, [.e(.v), .g(.v)])
+    add("A8 ib", .test, [.fixed(.eax, .b), .i(.b)])
+    add("A9 iz", .test, [.fixed(.eax, .v), .i(.v)])
+    add("F6 /0 ib", .test, [.e(.b), .i(.b)])
+    add("F7 /0 iz", .test, [.e(.v), .i(.v)])
+    add("F6 /1 ib", .test, [.e(.b), .i(.b)])  // /1 is an undocumented alias of /0
+    add("F7 /1 iz", .test, [.e(.v), .i(.v)])
+    add("F6 /2", .not, [.e(.b)])
+    add("F7 /2", .not, [.e(.v)])
+    add("F6 /3", .neg, [.e(.b)])
+    add("F7 /3", .neg, [.e(.v)])
+    add("F6 /4", .mul, [.e(.b)])
+    add("F7 /4", .mul, [.e(.v)])
+    add("F6 /5", .imul, [.e(.b)])
+    add("F7 /5", .imul, [.e(.v)])
+    add("0F AF /r", .imul, [.g(.v), .e(.v)])
+    add("6B /r ib", .imul, [.g(.v), .e(.v), .ibs])
+    add("69 /r iz", .imul, [.g(.v), .e(.v), .i(.v)])
+    add("F6 /6", .div, [.e(.b)])
+    add("F7 /6", .div, [.e(.v)])
+    add("F6 /7", .idiv, [.e(.b)])
+    add("F7 /7", .idiv, [.e(.v)])
+
+    // Group 2: shifts and rotates by 1, CL and imm8. /6 is an undocumented alias of SHL.
+    let shifts: [(UInt8, Mnemonic)] = [
+      (0, .rol), (1, .ror), (2, .rcl), (3, .rcr), (4, .shl), (5, .shr), (6, .shl), (7, .sar),
+    ]
+    for (n, m) in shifts {
+      add("D0 /\(n)", m, [.e(.b), .one])
+      add("D1 /\(n)", m, [.e(.v), .one])
+      add("D2 /\(n)", m, [.e(.b), .fixed(.ecx, .b)])
+      add("D3 /\(n)", m, [.e(.v), .fixed(.ecx, .b)])
+      add("C0 /\(n) ib", m, [.e(.b), .i(.b)])
+      add("C1 /\(n) ib", m, [.e(.v), .i(.b)])
+    }
+    add("0F A4 /r ib", .shld, [.e(.v), .g(.v), .i(.b)])
+    add("0F A5 /r", .shld, [.e(.v), .g(.v), .fixed(.ecx, .b)])
+    add("0F AC /r ib", .shrd, [.e(.v), .g(.v), .i(.b)])
+    add("0F AD /r", .shrd, [.e(.v), .g(.v), .fixed(.ecx, .b)])
+
+    add("0F A3 /r", .bt, [.e(.v), .g(.v)])
+    add("0F AB /r", .bts, [.e(.v), .g(.v)])
+    add("0F B3 /r", .btr, [.e(.v), .g(.v)])
+    add("0F BB /r", .btc, [.e(.v), .g(.v)])
+    add("0F BA /4 ib", .bt, [.e(.v), .i(.b)])
+    add("0F BA /5 ib", .bts, [.e(.v), .i(.b)])
+    add("0F BA /6 ib", .btr, [.e(.v), .i(.b)])
+    add("0F BA /7 ib", .btc, [.e(.v), .i(.b)])
+    add("0F BC /r", .bsf, [.g(.v), .e(.v)])
+    add("0F BD /r", .bsr, [.g(.v), .e(.v)])
+
+    // Data movement.
+    add("88 /r", .mov, [.e(.b), .g(.b)])
+    add("89 /r", .mov, [.e(.v), .g(.v)])
+    add("8A /r", .mov, [.g(.b), .e(.b)])
+    add("8B /r", .mov, [.g(.v), .e(.v)])
+    add("A0", .mov, [.fixed(.eax, .b), .o(.b)])
+    add("A1", .mov, [.fixed(.eax, .v), .o(.v)])
+    add("A2", .mov, [.o(.b), .fixed(.eax, .b)])
+    add("A3", .mov, [.o(.v), .fixed(.eax, .v)])
+    add("B0+r ib", .mov, [.z(.b), .i(.b)])
+    add("B8+r iv", .mov, [.z(.v), .i(.v)])
+    add("C6 /0 ib", .mov, [.e(.b), .i(.b)])
+    add("C7 /0 iz", .mov, [.e(.v), .i(.v)])
+    add("0F B6 /r", .movzx, [.g(.v), .e(.b)])
+    add("0F B7 /r", .movzx, [.g(.v), .e(.w)])
+    add("0F BE /r", .movsx, [.g(.v), .e(.b)])
+    add("0F BF /r", .movsx, [.g(.v), .e(.w)])
+    add("8D /r", .lea, [.g(.v), .m(.v)])
+    add("86 /r", .xchg, [.e(.b), .g(.b)])
+    add("87 /r", .xchg, [.e(.v), .g(.v)])
+    add("90+r", .xchg, [.fixed(.eax, .v), .z(.v)])
+    add("90", .nop, [])  // XCHG eAX, eAX: the one-byte NOP (and F3 90, PAUSE)
+    add("0F 1F /0", .nop, [.e(.v)])
+    add("0F C0 /r", .xadd, [.e(.b), .g(.b)])
+    add("0F C1 /r", .xadd, [.e(.v), .g(.v)])
+    add("0F B0 /r", .cmpxchg, [.e(.b), .g(.b)])
+    add("0F B1 /r", .cmpxchg, [.e(.v), .g(.v)])
+    add("0F C8+r", .bswap, [.z(.v)])
+    add("0F 40+cc /r", .cmovcc, [.g(.v), .e(.v)])
+    add("0F 90+cc /0", .setcc, [.e(.b)])
+    add("50+r", .push, [.z(.v)])
+    add("6A ib", .push, [.ibs])
+    add("68 iz", .push, [.i(.v)])
+    add("FF /6", .push, [.e(.v)])
+    add("58+r", .pop, [.z(.v)])
+    add("8F /0", .pop, [.e(.v)])
+    add("60", .pusha, [])
+    add("61", .popa, [])
+    add("9F", .lahf, [])
+    add("9E", .sahf, [])
+    add("98", .cbw, [])
+    add("99", .cwd, [])
+    add("C8 iw ib", .enter, [.i(.w), .i(.b)])
+    add("C9", .leave, [])
+
+    // Control transfer.
+    add("EB cb", .jmp, [.j(.b)])
+    add("E9 cz", .jmp, [.j(.v)])
+    add("FF /4", .jmp, [.e(.v)])
+    add("70+cc cb", .jcc, [.j(.b)])
+    add("0F 80+cc cz", .jcc, [.j(.v)])
+    add("E8 cz", .call, [.j(.v)])
+    add("FF /2", .call, [.e(.v)])
+    add("C3", .ret, [])
+    add("C2 iw", .ret, [.i(.w)])
+    add("E2 cb", .loop, [.j(.b)])
+    add("E1 cb", .loope, [.j(.b)])
+    add("E0 cb", .loopne, [.j(.b)])
+    add("E3 cb", .jecxz, [.j(.b)])
+
+    // Strings.
+    add("A4", .movs, [.y(.b), .x(.b)])
+    add("A5", .movs, [.y(.v), .x(.v)])
+    add("AA", .stos, [.y(.b), .fixed(.eax, .b)])
+    add("AB", .stos, [.y(.v), .fixed(.eax, .v)])
+    add("AC", .lods, [.fixed(.eax, .b), .x(.b)])
+    add("AD", .lods, [.fixed(.eax, .v), .x(.v)])
+    add("A6", .cmps, [.x(.b), .y(.b)])
+    add("A7", .cmps, [.x(.v), .y(.v)])
+    add("AE", .scas, [.fixed(.eax, .b), .y(.b)])
+    add("AF", .scas, [.fixed(.eax, .v), .y(.v)])
+
+    // Flags.
+    add("F8", .clc, [])
+    add("F9", .stc, [])
+    add("F5", .cmc, [])
+    add("FC", .cld, [])
+    add("FD", .std, [])
+
+    // System instructions implemented so far.
+    add("F4", .hlt, [])
+    add("0F 0B", .ud2, [])
+    return f
+  }
+
+  /// Valid instructions the model does not implement yet: decoding one ends the step as a
+  /// model gap naming it (never #UD, never a NOP).
+  static let oneByteGaps: [UInt8: String] = [
+    0x06: "PUSH ES", 0x07: "POP ES", 0x0E: "PUSH CS", 0x16: "PUSH SS", 0x17: "POP SS",
+    0x1E: "PUSH DS", 0x1F: "POP DS", 0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
+    0x63: "ARPL", 0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
+    0x8C: "MOV r/m16, Sreg", 0x8E: "MOV Sreg, r/m16", 0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
+    0x9C: "PUSHF", 0x9D: "POPF", 0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
+    0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
+    0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
+    0xDC: "x87 escape DC", 0xDD: "x87 escape DD", 0xDE: "x87 escape DE", 0xDF: "x87 escape DF",
+    0xE4: "IN AL, imm8", 0xE5: "IN eAX, imm8", 0xE6: "OUT imm8, AL", 0xE7: "OUT imm8, eAX",
+    0xEA: "JMP far ptr16:32", 0xEC: "IN AL, DX", 0xED: "IN eAX, DX", 0xEE: "OUT DX, AL",
+    0xEF: "OUT DX, eAX", 0xF1: "INT1", 0xFA: "CLI", 0xFB: "STI",
+  ]
+
+  /// Valid only with a memory operand; the register form is #UD (SDM: "#UD if source operand
+  /// is a register").
+  static let oneByteMemoryGaps: [UInt8: String] = [0x62: "BOUND", 0xC4: "LES", 0xC5: "LDS"]
+
+  static let twoByteGaps: [UInt8: String] = [
+    0x00: "group 6 (SLDT STR LLDT LTR VERR VERW)", 0x02: "LAR", 0x03: "LSL", 0x06: "CLTS",
+    0x08: "INVD", 0x09: "WBINVD", 0x20: "MOV r32, CR", 0x21: "MOV r32, DR", 0x22: "MOV CR, r32",
+    0x23: "MOV DR, r32", 0x30: "WRMSR", 0x31: "RDTSC", 0x32: "RDMSR", 0x33: "RDPMC",
+    0x34: "SYSENTER", 0x35: "SYSEXIT", 0x78: "VMREAD", 0x79: "VMWRITE", 0xA0: "PUSH FS",
+    0xA1: "POP FS", 0xA2: "CPUID", 0xA8: "PUSH GS", 0xA9: "POP GS", 0xAA: "RSM",
+  ]
+
+  static let twoByteMemoryGaps: [UInt8: String] = [0xB2: "LSS", 0xB4: "LFS", 0xB5: "LGS"]
+
+  private static func makeMaps() -> (one: [OpcodeSlot], two: [OpcodeSlot]) {
+    var one = [OpcodeSlot](repeating: .invalid, count: 256)
+    var two = [OpcodeSlot](repeating: .invalid, count: 256)
+    for p: UInt8 in [0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67] {
+      one[Int(p)] = .prefix
+    }
+    one[0x0F] = .escape
+    for (b, name) in oneByteGaps { one[Int(b)] = .gap(name) }
+    for (b, name) in twoByteGaps { two[Int(b)] = .gap(name) }
+    func memoryOnlyGap(_ name: String) -> OpcodeSlot {
+      .group(memory: Array(repeating: .gap(name), count: 8), register: Array(repeating: .invalid, count: 8))
+    }
+    for (b, name) in oneByteMemoryGaps { one[Int(b)] = memoryOnlyGap(name) }
+    for (b, name) in twoByteMemoryGaps { two[Int(b)] = memoryOnlyGap(name) }
+    // Hint NOPs: 0F 18–0F 1E decode as NOP r/m on this CPU (0F 1F /0 is the documented one).
+    two[0x01] = .special(.group7)
+    two[0xC7] = .special(.group9)
+
+    for (index, spec) in forms.enumerated() {
+      let slot = OpcodeSlot.form(UInt16(index))
+      let last = spec.bytes.last!
+      let count = spec.embedded == .register ? 8 : spec.embedded == .condition ? 16 : 1
+      for k in 0..<count {
+        let opcode = Int(last) + k
+        func place(_ map: inout [OpcodeSlot]) {
+          if case .digit(let d) = spec.modrm {
+            var memory: [OpcodeSlot]
+            var register: [OpcodeSlot]
+            if case .group(let m, let r) = map[opcode] {
+              memory = m
+              register = r
+            } else {
+              memory = Array(repeating: .invalid, count: 8)
+              register = Array(repeating: .invalid, count: 8)
+            }
+            memory[Int(d)] = slot
+            if !spec.memoryOnly { register[Int(d)] = slot }
+            map[opcode] = .group(memory: memory, register: register)
+          } else {
+            map[opcode] = slot
+          }
+        }
+        if spec.bytes.count == 1 { place(&one) } else { place(&two) }
+      }
+    }
+    // 0F 90+cc /0: SETcc ignores ModRM.reg on this CPU (any /digit is SETcc).
+    for cc in 0..<16 {
+      if case .group(let m, let r) = two[0x90 + cc] {
+        two[0x90 + cc] = .group(
+          memory: Array(repeating: m[0], count: 8), register: Array(repeating: r[0], count: 8))
+      }
+    }
+    // Hint NOPs 0F 18–0F 1E and the rest of 0F 1F: NOP r/m with any reg.
+    let nop = forms.firstIndex { $0.opcode == "0F 1F /0" }!
+    for b in 0x18...0x1F {
+      two[b] = .group(
+        memory: Array(repeating: .form(UInt16(nop)), count: 8),
+        register: Array(repeating: .form(UInt16(nop)), count: 8))
+    }
+    // FF /3 and FF /5 are far CALL and JMP through memory; 8F /1–7 and C6/C7 /1–7 stay #UD.
+    if case .group(var m, let r) = one[0xFF] {
+      m[3] = .gap("CALL far m16:32")
+      m[5] = .gap("JMP far m16:32")
+      one[0xFF] = .group(memory: m, register: r)
+    }
+    return (one, two)
+  }
+}
+
+@inline(__always) func hex(_ b: UInt8) -> String {
+  let s = String(b, radix: 16, uppercase: true)
+  return s.count == 1 ? "0" + s : s
+}
