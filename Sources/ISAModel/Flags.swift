@@ -45,7 +45,7 @@ public enum FlagMask {
 
 /// Which computation produced a record's flags.
 public enum FlagOp: UInt8, Hashable, Sendable, Codable {
-  case add, adc, sub, sbb, logic, inc, dec, neg
+  case add, adc, sub, sbb, logic, inc, dec
   case shl, shr, sar, rol, ror, rcl, rcr, shld, shrd
   /// MUL/IMUL: `b` is 1 when the result did not fit the destination (CF = OF = 1).
   case multiply
@@ -142,8 +142,6 @@ public enum FlagSemantics {
       let a = d.masked(r.a, size)
       let b = d.masked(r.b, size)
       return d.or(d.unsignedLess(a, b), d.and(d.equal(a, b), d.notEqual(r.carry, d.constant(0))))
-    case .neg:
-      return d.notEqual(d.masked(r.a, size), d.constant(0))
     case .logic:
       return d.truth(false)
     case .bitScan:
@@ -237,8 +235,6 @@ public enum FlagSemantics {
     case .add, .adc, .sub, .sbb, .inc, .dec:
       // Carry out of bit 3: bit 4 of a ^ b ^ result.
       return d.bit(d.xor(d.xor(r.a, r.b), r.result), 4)
-    case .neg:
-      return d.notEqual(d.and(r.a, d.constant(0xF)), d.constant(0))
     default:
       return d.undefined(Undefined("AF"), concrete: d.truth(false))
     }
@@ -256,8 +252,6 @@ public enum FlagSemantics {
     case .inc:
       return d.equal(d.masked(r.result, size), d.constant(size.signBit))
     case .dec:
-      return d.equal(d.masked(r.a, size), d.constant(size.signBit))
-    case .neg:
       return d.equal(d.masked(r.a, size), d.constant(size.signBit))
     case .logic:
       return d.truth(false)

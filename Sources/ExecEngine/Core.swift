@@ -1,0 +1,117 @@
+/// The concrete execution context: the semantics of ISAModel run against real registers and
+/// memory. Status flags are lazy: the last flag-setting instruction's record is kept and a flag
+/// is computed only when read (FlagSemantics gives the one definition either way).
+import ISAModel
+
+/// Marks physical pages that hold decoded code, so a write to one flushes the decode cache.
+final class CodePages {
+  let marks: UnsafeMutablePointer<UInt8>
+  let count: Int
+  var generation: UInt64 = 0
+  var invalidations: UInt64 = 0
+
+  init() {
+    count = 1 << 20  // 4 KiB pages of the 4 GiB physical space
+    marks = .allocate(capacity: count)
+    marks.initialize(repeating: 0, count: count)
+  }
+
+  deinit { marks.deallocate() }
+
+  @inline(__always) func mark(_ address: UInt32) { marks[Int(address >> 12)] = 1 }
+
+  /// A write landed on `address`: if that page holds decoded code, every block is stale.
+  @inline(__always) func written(_ address: UInt32, _ size: OperandSize) {
+    let last = address &+ (size.bytes &- 1)
+    if marks[Int(address >> 12)] != 0 || marks[Int(last >> 12)] != 0 { invalidateAll() }
+  }
+
+  func invalidateAll() {
+    marks.update(repeating: 0, count: count)
+    generation &+= 1
+    invalidations &+= 1
+  }
+}
+
+struct Core: ExecutionContext {
+  typealias Domain = Concrete
+
+  var regs: InlineArray<8, UInt32> = .init(repeating: 0)
+  var eip: UInt32 = 0
+  var currentInstruction: UInt32 = 0
+  /// EFLAGS; the bits in `pendingMask` are stale and come from `pending`.
+  var flagBits: UInt32 = FlagMask.reservedOne
+  var pending = FlagRecord<UInt32>(.logic, .dword, a: 0, b: 0, result: 0, carry: 0)
+  var pendingMask: UInt32 = 0
+  var segmentBases: InlineArray<6, UInt32> = .init(repeating: 0)
+  var cpl: UInt8 = 0
+  var halted = false
+  let memory: PhysicalMemory
+  let code: CodePages
+
+  init(memory: PhysicalMemory, code: CodePages) {
+    self.memory = memory
+    self.code = code
+  }
+
+  @inline(__always) var domain: Concrete { Concrete() }
+
+  @inline(__always) func gpr(_ r: GPR) -> UInt32 { regs[unchecked: Int(r.rawValue)] }
+  @inline(__always) mutating func setGPR(_ r: GPR, _ v: UInt32) { regs[unchecked: Int(r.rawValue)] = v }
+
+  @inline(__always) func flag(_ f: Flag) -> Bit {
+    if pendingMask & f.mask != 0 { return FlagSemantics.flag(f, pending, Concrete()) }
+    return Bit(flagBits & f.mask != 0)
+  }
+
+  @inline(__always) mutating func setFlag(_ f: Flag, _ v: Bit) {
+    if pendingMask & f.mask != 0 { materialize() }
+    flagBits = v.isSet ? flagBits | f.mask : flagBits & ~f.mask
+  }
+
+  @inline(__always) mutating func setFlags(_ r: FlagRecord<UInt32>) {
+    // A record that leaves some pending bits alone (INC after ADD) must fix them first.
+    if pendingMask & ~r.op.writes != 0 { materialize() }
+    pending = r
+    pendingMask = r.op.writes
+  }
+
+  /// Computes the pending flags into `flagBits`.
+  mutating func materialize() {
+    flagBits = (flagBits & ~pendingMask) | (FlagSemantics.bits(pending) & pendingMask)
+    pendingMask = 0
+  }
+
+  /// EFLAGS with every bit computed.
+  var eflags: UInt32 {
+    (flagBits & ~pendingMask) | (FlagSemantics.bits(pending) & pendingMask)
+  }
+
+  @inline(__always) func segmentBase(_ s: SegmentRegister) -> UInt32 {
+    segmentBases[unchecked: Int(s.rawValue)]
+  }
+
+  // Paging is off in this model so far: linear = physical.
+  @inline(__always)
+  mutating func readLinear(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
+    memory.read(PhysicalAddress(address), size)
+  }
+
+  @inline(__always)
+  mutating func writeLinear(_ address: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
+    memory.write(PhysicalAddress(address), size, v)
+    code.written(address, size)
+  }
+
+  @inline(__always)
+  mutating func raise(_ fault: Fault, when condition: Bit) throws(Interrupt) {
+    if condition.isSet { throw .fault(fault) }
+  }
+
+  @inline(__always)
+  mutating func when(_ condition: Bit, _ body: (inout Core) throws(Interrupt) -> Void) throws(Interrupt) {
+    if condition.isSet { try body(&self) }
+  }
+
+  mutating func halt() { halted = true }
+}

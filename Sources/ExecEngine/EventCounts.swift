@@ -1,0 +1,26 @@
+/// What the engine counts (DESIGN.md decision 7: events, not costs). Each counter's name is
+/// stable: it is the key in `--stats`, traces, JSON and the price tables of CPU profiles.
+public struct EventCounts: Hashable, Sendable, Codable {
+  /// Instructions retired (REP string instructions count one per element).
+  public var instructionsRetired: UInt64 = 0
+  /// Blocks of instructions decoded into the decode cache.
+  public var blocksDecoded: UInt64 = 0
+  /// Instructions decoded (each once per block that holds it).
+  public var instructionsDecoded: UInt64 = 0
+  /// Decode-cache flushes caused by writes to memory holding decoded code.
+  public var codeInvalidations: UInt64 = 0
+  /// Accesses to physical addresses backed by nothing.
+  public var openBusReads: UInt64 = 0
+  public var openBusWrites: UInt64 = 0
+
+  public init() {}
+
+  /// Stable names and values, for `--stats` and JSON.
+  public var named: [(name: String, value: UInt64)] {
+    [
+      ("instructions.retired", instructionsRetired), ("decode.blocks", blocksDecoded),
+      ("decode.instructions", instructionsDecoded), ("decode.invalidations", codeInvalidations),
+      ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites),
+    ]
+  }
+}

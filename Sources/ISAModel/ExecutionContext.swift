@@ -1,0 +1,185 @@
+/// What the semantics of an instruction runs against: the machine as seen by one instruction.
+/// The engine implements it with concrete values and real memory; the Verifier with Z3 terms.
+/// Everything architectural — sub-registers, effective addresses, the stack, segmentation —
+/// is written once, below, on top of these few primitives.
+public protocol ExecutionContext {
+  associatedtype Domain: SemanticDomain
+  typealias Value = Domain.Value
+  typealias Truth = Domain.Truth
+
+  var domain: Domain { get }
+
+  /// A whole 32-bit general-purpose register.
+  func gpr(_ r: GPR) -> Value
+  mutating func setGPR(_ r: GPR, _ v: Value)
+
+  /// While an instruction executes, the address of the next one; writing it transfers control.
+  var eip: Value { get set }
+  /// The address of the executing instruction's first byte (REP restarts there).
+  var currentInstruction: Value { get }
+
+  func flag(_ f: Flag) -> Truth
+  mutating func setFlag(_ f: Flag, _ v: Truth)
+  /// Sets the status flags `r.op.writes` from a record (eagerly or lazily: the context's choice).
+  mutating func setFlags(_ r: FlagRecord<Value>)
+
+  /// The current privilege level (concrete: a monitor configuration fixes it per query).
+  var cpl: UInt8 { get }
+  /// The base address of a segment (hidden descriptor cache; SDM Vol. 3A §3.4.3).
+  func segmentBase(_ s: SegmentRegister) -> Value
+
+  /// Reads `size` bytes at a linear address, little-endian (paging is the context's).
+  mutating func readLinear(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
+  mutating func writeLinear(_ address: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
+
+  /// Raises `fault` when `condition` holds; the instruction then has no effect.
+  mutating func raise(_ fault: Fault, when condition: Truth) throws(Interrupt)
+  /// Runs `body` only when `condition` holds (symbolically: under that path condition).
+  mutating func when(_ condition: Truth, _ body: (inout Self) throws(Interrupt) -> Void) throws(Interrupt)
+  /// Enters the halt state after this instruction retires.
+  mutating func halt()
+}
+
+extension Operand {
+  /// The operand's size (immediates take their destination's; `.dword` is returned for them).
+  @inlinable public var size: OperandSize {
+    switch self {
+    case .register(_, let s): s
+    case .memory(let m): m.size
+    case .none, .immediate: .dword
+    }
+  }
+}
+
+// MARK: - Architectural helpers, written once for every domain
+
+extension ExecutionContext {
+  /// A register at `size`: AL–BL and AH–BH for bytes (SDM Vol. 1 §3.4.1).
+  @inlinable @inline(__always)
+  public func register(_ r: GPR, _ size: OperandSize) -> Value {
+    let d = domain
+    switch size {
+    case .dword: return gpr(r)
+    case .word: return d.and(gpr(r), d.constant(0xFFFF))
+    case .byte:
+      if r.rawValue < 4 { return d.and(gpr(r), d.constant(0xFF)) }
+      return d.and(d.shiftRight(gpr(GPR(rawValue: r.rawValue &- 4)!), d.constant(8)), d.constant(0xFF))
+    }
+  }
+
+  /// Writes a register at `size`, keeping the bits outside it.
+  @inlinable @inline(__always)
+  public mutating func setRegister(_ r: GPR, _ size: OperandSize, _ v: Value) {
+    let d = domain
+    switch size {
+    case .dword: setGPR(r, v)
+    case .word:
+      setGPR(r, d.or(d.and(gpr(r), d.constant(0xFFFF_0000)), d.and(v, d.constant(0xFFFF))))
+    case .byte:
+      if r.rawValue < 4 {
+        setGPR(r, d.or(d.and(gpr(r), d.constant(0xFFFF_FF00)), d.and(v, d.constant(0xFF))))
+      } else {
+        let full = GPR(rawValue: r.rawValue &- 4)!
+        setGPR(
+          full,
+          d.or(
+            d.and(gpr(full), d.constant(0xFFFF_00FF)), d.shiftLeft(d.and(v, d.constant(0xFF)), d.constant(8)))
+        )
+      }
+    }
+  }
+
+  /// The offset a memory operand addresses (SDM Vol. 1 §3.7.5), wrapped to the address size.
+  /// `esp` replaces ESP's value (POP r/m computes its address after incrementing ESP).
+  @inlinable @inline(__always)
+  public func effectiveAddress(_ m: MemoryOperand, esp: Value? = nil) -> Value {
+    let d = domain
+    var ea = d.constant(m.displacement)
+    if let b = m.base { ea = d.add(ea, b == .esp ? (esp ?? gpr(.esp)) : gpr(b)) }
+    if let x = m.index {
+      let v = gpr(x)
+      ea = d.add(ea, m.scale == 1 ? v : d.shiftLeft(v, d.constant(UInt32(m.scale.trailingZeroBitCount))))
+    }
+    return m.addressSize == .a16 ? d.and(ea, d.constant(0xFFFF)) : ea
+  }
+
+  /// Reads through a segment (flat segments for now: base + offset; limit checks come with the
+  /// protection model).
+  @inlinable @inline(__always)
+  public mutating func read(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize) throws(Interrupt)
+    -> Value
+  {
+    try readLinear(domain.add(segmentBase(s), offset), size)
+  }
+
+  @inlinable @inline(__always)
+  public mutating func write(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, _ v: Value)
+    throws(Interrupt)
+  {
+    try writeLinear(domain.add(segmentBase(s), offset), size, v)
+  }
+
+  /// An operand's value (immediates as decoded: already extended to 32 bits).
+  @inlinable @inline(__always)
+  public mutating func read(_ o: Operand) throws(Interrupt) -> Value {
+    switch o {
+    case .register(let r, let s): return register(r, s)
+    case .memory(let m): return try read(m.segment, effectiveAddress(m), m.size)
+    case .immediate(let v): return domain.constant(v)
+    case .none: return domain.constant(0)
+    }
+  }
+
+  @inlinable @inline(__always)
+  public mutating func write(_ o: Operand, _ v: Value) throws(Interrupt) {
+    switch o {
+    case .register(let r, let s): setRegister(r, s, v)
+    case .memory(let m): try write(m.segment, effectiveAddress(m), m.size, v)
+    case .immediate, .none: break
+    }
+  }
+
+  /// Pushes `size` bytes (the stack is 32-bit: SS.B = 1 in the flat model).
+  @inlinable @inline(__always)
+  public mutating func push(_ v: Value, _ size: OperandSize) throws(Interrupt) {
+    let d = domain
+    let esp = d.sub(gpr(.esp), d.constant(size.bytes))
+    try write(.ss, esp, size, v)
+    setGPR(.esp, esp)
+  }
+
+  /// Pops `size` bytes.
+  @inlinable @inline(__always)
+  public mutating func pop(_ size: OperandSize) throws(Interrupt) -> Value {
+    let d = domain
+    let v = try read(.ss, gpr(.esp), size)
+    setGPR(.esp, d.add(gpr(.esp), d.constant(size.bytes)))
+    return v
+  }
+
+  /// Evaluates a condition code from the flags (SDM Vol. 1 Appendix B, Table B-1).
+  @inlinable @inline(__always)
+  public func condition(_ cc: Condition) -> Truth {
+    let d = domain
+    let base: Truth
+    switch cc.rawValue >> 1 {
+    case 0: base = flag(.of)
+    case 1: base = flag(.cf)
+    case 2: base = flag(.zf)
+    case 3: base = d.or(flag(.cf), flag(.zf))
+    case 4: base = flag(.sf)
+    case 5: base = flag(.pf)
+    case 6: base = d.xor(flag(.sf), flag(.of))
+    default: base = d.or(flag(.zf), d.xor(flag(.sf), flag(.of)))
+    }
+    return cc.rawValue & 1 == 0 ? base : d.not(base)
+  }
+
+  /// Sets the six status flags to their "undefined" value: concretely unchanged.
+  @inlinable
+  public mutating func undefineStatusFlags(_ why: Undefined) {
+    for f in [Flag.cf, .pf, .af, .zf, .sf, .of] {
+      setFlag(f, domain.undefined(why, concrete: flag(f)))
+    }
+  }
+}

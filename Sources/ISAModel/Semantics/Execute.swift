@@ -1,0 +1,85 @@
+/// The single entry point: one instruction's semantics. It only dispatches; each form's
+/// semantics is its own inlinable function, specialised by the engine for concrete values and
+/// by the Verifier for Z3 terms (DESIGN.md, "What a prototype measured").
+extension Semantics {
+  @inlinable
+  public static func execute<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let d = c.domain
+    switch i.mnemonic {
+    case .add: try add(&c, i)
+    case .or: try or(&c, i)
+    case .adc: try adc(&c, i)
+    case .sbb: try sbb(&c, i)
+    case .and: try and(&c, i)
+    case .sub: try sub(&c, i)
+    case .xor: try xor(&c, i)
+    case .cmp: try cmp(&c, i)
+    case .test: try test(&c, i)
+    case .inc: try incDec(&c, i, .inc)
+    case .dec: try incDec(&c, i, .dec)
+    case .neg: try neg(&c, i)
+    case .not: try not(&c, i)
+    case .mul: try multiplyAccumulator(&c, i, signed: false)
+    case .imul:
+      if i.op1 == .none {
+        try multiplyAccumulator(&c, i, signed: true)
+      } else {
+        try multiplyTruncating(&c, i)
+      }
+    case .div: try divide(&c, i, signed: false)
+    case .idiv: try divide(&c, i, signed: true)
+    case .rol: try rotate(&c, i, .rol)
+    case .ror: try rotate(&c, i, .ror)
+    case .rcl: try rotateThroughCarry(&c, i, .rcl)
+    case .rcr: try rotateThroughCarry(&c, i, .rcr)
+    case .shl: try shift(&c, i, .shl)
+    case .shr: try shift(&c, i, .shr)
+    case .sar: try shift(&c, i, .sar)
+    case .shld: try doubleShift(&c, i, .shld)
+    case .shrd: try doubleShift(&c, i, .shrd)
+    case .bt, .bts, .btr, .btc: try bitTest(&c, i)
+    case .bsf: try bitScan(&c, i, reverse: false)
+    case .bsr: try bitScan(&c, i, reverse: true)
+    case .mov: try mov(&c, i)
+    case .movzx: try moveExtend(&c, i, signed: false)
+    case .movsx: try moveExtend(&c, i, signed: true)
+    case .lea: try lea(&c, i)
+    case .xchg: try xchg(&c, i)
+    case .xadd: try xadd(&c, i)
+    case .cmpxchg: try cmpxchg(&c, i)
+    case .bswap: try bswap(&c, i)
+    case .cmovcc: try cmov(&c, i, i.condition ?? .o)
+    case .setcc: try setcc(&c, i, i.condition ?? .o)
+    case .push: try push(&c, i)
+    case .pop: try pop(&c, i)
+    case .pusha: try pusha(&c, i)
+    case .popa: try popa(&c, i)
+    case .lahf: try lahf(&c, i)
+    case .sahf: try sahf(&c, i)
+    case .cbw: try convert(&c, i, wide: false)
+    case .cwd: try convert(&c, i, wide: true)
+    case .enter: try enter(&c, i)
+    case .leave: try leave(&c, i)
+    case .nop: break
+    case .jmp: try jmp(&c, i)
+    case .jcc: try jcc(&c, i, i.condition ?? .o)
+    case .call: try call(&c, i)
+    case .ret: try ret(&c, i)
+    case .loop, .loope, .loopne: try loop(&c, i)
+    case .jecxz: try jecxz(&c, i)
+    case .movs, .stos, .lods, .cmps, .scas: try string(&c, i)
+    // F8 CLC, F9 STC, F5 CMC, FC CLD, FD STD.
+    case .clc: c.setFlag(.cf, d.truth(false))
+    case .stc: c.setFlag(.cf, d.truth(true))
+    case .cmc: c.setFlag(.cf, d.not(c.flag(.cf)))
+    case .cld: c.setFlag(.df, d.truth(false))
+    case .std: c.setFlag(.df, d.truth(true))
+    // F4: HLT — #GP(0) unless CPL = 0 (SDM Vol. 2A, HLT).
+    case .hlt:
+      try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0))
+      c.halt()
+    // 0F 0B: UD2 — raises #UD by definition.
+    case .ud2: try c.raise(Fault(.ud), when: d.truth(true))
+    }
+  }
+}
