@@ -30,7 +30,15 @@ let package = Package(
     .target(name: "Z3", dependencies: ["CZ3"], swiftSettings: strict),
     .target(name: "ISAModel", swiftSettings: strict),
     .target(name: "ExecEngine", dependencies: ["ISAModel"], swiftSettings: strict),
-    .target(name: "ISATestSupport", dependencies: ["ISAModel"], swiftSettings: strict),
+    // unicorn, the reference emulator: linked by tests and `make difftest` only.
+    .systemLibrary(
+      name: "CUnicorn", path: "Sources/CUnicorn", pkgConfig: "unicorn",
+      providers: [.apt(["libunicorn-dev"]), .brew(["unicorn"])]),
+    .target(name: "UnicornReference", dependencies: ["CUnicorn"], swiftSettings: strict),
+    // Seeded case generation and the differential runner, for tests and `make difftest`.
+    .target(
+      name: "ISATestSupport", dependencies: ["ISAModel", "ExecEngine", "UnicornReference"],
+      swiftSettings: strict),
     .target(name: "Architectures", dependencies: ["ISAModel"], swiftSettings: strict),
     .target(
       name: "Simulator", dependencies: ["ExecEngine", "Architectures"], swiftSettings: strict),
@@ -45,13 +53,15 @@ let package = Package(
       ],
       swiftSettings: strict),
     .executableTarget(name: "virtlab", dependencies: ["VirtLabCLI"], swiftSettings: strict),
-    .executableTarget(name: "virtlab-bench", dependencies: ["Z3"], swiftSettings: strict),
+    .executableTarget(
+      name: "virtlab-bench", dependencies: ["Z3", "ExecEngine"], swiftSettings: strict),
 
     .testTarget(name: "Z3Tests", dependencies: ["Z3"], swiftSettings: strict),
     .testTarget(
       name: "ISAModelTests", dependencies: ["ISAModel", "ISATestSupport"], swiftSettings: strict),
     .testTarget(
-      name: "ExecEngineTests", dependencies: ["ExecEngine", "ISATestSupport"], swiftSettings: strict),
+      name: "ExecEngineTests", dependencies: ["ExecEngine", "ISATestSupport", "UnicornReference"],
+      swiftSettings: strict),
     .testTarget(
       name: "ArchitecturesTests", dependencies: ["Architectures"], swiftSettings: strict),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: strict),

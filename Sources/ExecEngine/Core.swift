@@ -7,6 +7,8 @@ import ISAModel
 final class CodePages {
   let marks: UnsafeMutablePointer<UInt8>
   let count: Int
+  /// The marked pages, so that a flush clears only those.
+  var marked: [Int] = []
   var generation: UInt64 = 0
   var invalidations: UInt64 = 0
 
@@ -18,7 +20,13 @@ final class CodePages {
 
   deinit { marks.deallocate() }
 
-  @inline(__always) func mark(_ address: UInt32) { marks[Int(address >> 12)] = 1 }
+  @inline(__always) func mark(_ address: UInt32) {
+    let page = Int(address >> 12)
+    if marks[page] == 0 {
+      marks[page] = 1
+      marked.append(page)
+    }
+  }
 
   /// A write landed on `address`: if that page holds decoded code, every block is stale.
   @inline(__always) func written(_ address: UInt32, _ size: OperandSize) {
@@ -27,7 +35,8 @@ final class CodePages {
   }
 
   func invalidateAll() {
-    marks.update(repeating: 0, count: count)
+    for page in marked { marks[page] = 0 }
+    marked.removeAll(keepingCapacity: true)
     generation &+= 1
     invalidations &+= 1
   }

@@ -19,6 +19,7 @@ public struct LoadConvention: Hashable, Sendable, Codable {
 
 public struct LoadError: Error, Hashable, Sendable, CustomStringConvertible {
   public let message: String
+  public init(message: String) { self.message = message }
   public var description: String { message }
 }
 

@@ -28,31 +28,11 @@ public final class Machine {
   let code = CodePages()
   var counts = EventCounts()
 
-  // The decode cache: blocks of decoded instructions in one flat array, found by start EIP
-  // through a direct-mapped table of block indices.
-  struct Decoded {
-    let instruction: Instruction
-    let next: UInt32
-  }
-  struct Block {
-    let start: UInt32
-    let first: Int
-    let count: Int
-    /// What stopped decoding past the block's last instruction, if it was not a transfer.
-    let stop: DecodeOutcome?
-    let stopEIP: UInt32
-  }
-  var decoded: ContiguousArray<Decoded> = []
-  var blocks: ContiguousArray<Block> = []
-  var table: [Int32]
-  let tableMask: Int = (1 << 14) - 1
-  var cacheGeneration: UInt64 = 0
-  static let maximumBlockLength = 64
+  var cache = DecodeCache()
 
   public init(memorySize: Int) {
     memory = PhysicalMemory(size: memorySize)
     core = Core(memory: memory, code: code)
-    table = Array(repeating: -1, count: (1 << 14))
   }
 
   /// The CPU state as a value.
@@ -89,6 +69,19 @@ public final class Machine {
   var idtr = CPUState().idtr
   var cr0: UInt32 = CPUState().cr0
 
+  /// Writes `bytes` into physical memory as a device or loader would, keeping the decode cache
+  /// coherent (a write over decoded code flushes it).
+  public func load(_ bytes: [UInt8], at address: PhysicalAddress) {
+    memory.load(bytes, at: address)
+    var page = address.value >> 12
+    let last = address.value &+ UInt32(max(bytes.count, 1) - 1)
+    while true {
+      code.written(page << 12, .byte)
+      if page == last >> 12 { break }
+      page &+= 1
+    }
+  }
+
   /// The events counted so far.
   public var events: EventCounts {
     var e = counts
@@ -100,29 +93,33 @@ public final class Machine {
 
   /// Runs until HLT, a fault, a model gap, or `budget` retired instructions.
   public func run(budget: UInt64) -> RunOutcome {
+    // The loop works on locals (moved out and back), so the hot path has no class accesses.
     var c = core
-    defer { core = c }
+    var cache = DecodeCache()
+    swap(&cache, &self.cache)
+    var counts = self.counts
     var retired: UInt64 = 0
-    defer { counts.instructionsRetired &+= retired }
+    defer {
+      counts.instructionsRetired &+= retired
+      core = c
+      swap(&cache, &self.cache)
+      self.counts = counts
+    }
     if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: 0) }
     while retired < budget {
-      let b = block(at: c.eip)
+      let b = cache.blocks[cache.block(at: c.eip, memory: memory, code: code, counts: &counts)]
       let generation = code.generation
       let n = min(b.count, Int(clamping: budget - retired))
       var k = 0
       while k < n {
-        let d = decoded[b.first + k]
+        let d = cache.decoded[b.first + k]
         c.currentInstruction = c.eip
         c.eip = d.next
         do {
           try Semantics.execute(&c, d.instruction)
         } catch {
           c.eip = c.currentInstruction
-          switch error {
-          case .fault(let f): return RunOutcome(reason: .fault(f), eip: c.eip, instructionsRetired: retired)
-          case .modelGap(let what):
-            return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
-          }
+          return RunOutcome(reason: Self.reason(error), eip: c.eip, instructionsRetired: retired)
         }
         retired &+= 1
         k += 1
@@ -130,14 +127,13 @@ public final class Machine {
         // A REP string step or a taken branch leaves the straight line; so does a write to code.
         if c.eip != d.next || code.generation != generation { break }
       }
-      if k == b.count, let stop = b.stop, c.eip == b.stopEIP {
-        switch stop {
+      if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
+        switch cache.stops[b.stop] {
         case .fault(let f): return RunOutcome(reason: .fault(f), eip: c.eip, instructionsRetired: retired)
         case .modelGap(let what):
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
         case .truncated, .instruction:
-          // Decoding ran off the end of the fetchable bytes: open bus supplies 0xFF, so this
-          // cannot happen without paging; treat it as the #GP the length limit gives.
+          // Fetches past RAM read open bus (0xFF), so decoding cannot run out of bytes here.
           return RunOutcome(
             reason: .fault(Fault(.gp, errorCode: 0)), eip: c.eip, instructionsRetired: retired)
         }
@@ -146,51 +142,10 @@ public final class Machine {
     return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
   }
 
-  /// The block starting at `eip`, decoding it if needed.
-  func block(at eip: UInt32) -> Block {
-    if cacheGeneration != code.generation {
-      decoded.removeAll(keepingCapacity: true)
-      blocks.removeAll(keepingCapacity: true)
-      table = Array(repeating: -1, count: tableMask + 1)
-      cacheGeneration = code.generation
-    }
-    let slot = Int((eip ^ (eip >> 14)) & UInt32(tableMask))
-    let index = table[slot]
-    if index >= 0 && blocks[Int(index)].start == eip { return blocks[Int(index)] }
-    let b = decodeBlock(at: eip)
-    table[slot] = Int32(blocks.count)
-    blocks.append(b)
-    return b
-  }
-
-  func decodeBlock(at start: UInt32) -> Block {
-    counts.blocksDecoded &+= 1
-    let first = decoded.count
-    var eip = start
-    var stop: DecodeOutcome?
-    while decoded.count - first < Self.maximumBlockLength {
-      // Fetch: paging is off, so the linear address is the physical one.
-      let bytes = memory.bytes(at: PhysicalAddress(eip), count: Decoder.maximumLength)
-      let outcome = Decoder.decode(bytes)
-      guard case .instruction(let inst, let length) = outcome else {
-        stop = outcome
-        break
-      }
-      for k in 0..<UInt32(length) { code.mark(eip &+ k) }
-      counts.instructionsDecoded &+= 1
-      let next = eip &+ UInt32(length)
-      decoded.append(Decoded(instruction: inst, next: next))
-      eip = next
-      if Self.endsBlock(inst) { break }
-    }
-    return Block(start: start, first: first, count: decoded.count - first, stop: stop, stopEIP: eip)
-  }
-
-  static func endsBlock(_ i: Instruction) -> Bool {
-    switch i.mnemonic {
-    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .hlt: true
-    case .movs, .stos, .lods, .cmps, .scas: i.repeatPrefix != .none
-    default: false
+  static func reason(_ i: Interrupt) -> StopReason {
+    switch i {
+    case .fault(let f): .fault(f)
+    case .modelGap(let what): .modelGap(what)
     }
   }
 }

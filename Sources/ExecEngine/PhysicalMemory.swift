@@ -81,7 +81,13 @@ public final class PhysicalMemory {
   }
 
   /// Copies `data` in at `address` (a loader's job); bytes above RAM are dropped and counted.
-  public func load(_ data: some Sequence<UInt8>, at address: PhysicalAddress) {
+  public func load(_ data: [UInt8], at address: PhysicalAddress) {
+    if isBacked(address, count: UInt32(clamping: data.count)) {
+      data.withUnsafeBytes {
+        base.advanced(by: Int(address.value)).copyMemory(from: $0.baseAddress!, byteCount: $0.count)
+      }
+      return
+    }
     var a = address
     for b in data {
       write(a, b)
@@ -91,7 +97,10 @@ public final class PhysicalMemory {
 
   /// `count` bytes from `address` (open bus above RAM), without counting anything.
   public func bytes(at address: PhysicalAddress, count: Int) -> [UInt8] {
-    (0..<count).map { k in
+    if isBacked(address, count: UInt32(clamping: count)) {
+      return [UInt8](UnsafeRawBufferPointer(start: base.advanced(by: Int(address.value)), count: count))
+    }
+    return (0..<count).map { k in
       let a = UInt64(address.value) + UInt64(k)
       return a < UInt64(size) ? base.load(fromByteOffset: Int(a), as: UInt8.self) : 0xFF
     }

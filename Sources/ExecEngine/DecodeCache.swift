@@ -1,0 +1,90 @@
+/// Decoded instructions, grouped in blocks (straight-line runs that end at a control transfer),
+/// found by start EIP through a direct-mapped table. A value type, so that the run loop holds
+/// it in a local and pays no exclusivity checks; flushed when code is written (`CodePages`).
+import ISAModel
+
+struct DecodeCache {
+  struct Decoded {
+    let instruction: Instruction
+    let next: UInt32
+  }
+
+  /// Plain data (no references), so that reading one costs a copy of a few words.
+  struct Block {
+    let start: UInt32
+    let first: Int
+    let count: Int
+    /// Index into `stops` of what ended decoding past the last instruction, or -1.
+    let stop: Int
+    let stopEIP: UInt32
+  }
+
+  static let tableBits = 14
+  static let maximumBlockLength = 64
+
+  var decoded: ContiguousArray<Decoded> = []
+  var blocks: ContiguousArray<Block> = []
+  var stops: [DecodeOutcome] = []
+  var table = [Int32](repeating: -1, count: 1 << tableBits)
+  var generation: UInt64 = 0
+
+  /// The index of the block starting at `eip`, decoding it if needed.
+  @inline(__always)
+  mutating func block(at eip: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts)
+    -> Int
+  {
+    if generation != code.generation { flush(to: code.generation) }
+    let slot = Int((eip ^ (eip >> UInt32(Self.tableBits))) & UInt32((1 << Self.tableBits) - 1))
+    let index = Int(table[slot])
+    // A flush empties `blocks` without clearing the table: stale indices fail the bound check.
+    if index >= 0 && index < blocks.count && blocks[index].start == eip { return index }
+    let b = decodeBlock(at: eip, memory: memory, code: code, counts: &counts)
+    table[slot] = Int32(blocks.count)
+    blocks.append(b)
+    return blocks.count - 1
+  }
+
+  mutating func flush(to generation: UInt64) {
+    decoded.removeAll(keepingCapacity: true)
+    blocks.removeAll(keepingCapacity: true)
+    stops.removeAll(keepingCapacity: true)
+    self.generation = generation
+  }
+
+  mutating func decodeBlock(
+    at start: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts
+  )
+    -> Block
+  {
+    counts.blocksDecoded &+= 1
+    let first = decoded.count
+    var eip = start
+    var stop = -1
+    while decoded.count - first < Self.maximumBlockLength {
+      // Fetch: paging is off, so the linear address is the physical one.
+      let bytes = memory.bytes(at: PhysicalAddress(eip), count: Decoder.maximumLength)
+      let outcome = Decoder.decode(bytes)
+      guard case .instruction(let inst, let length) = outcome else {
+        stop = stops.count
+        stops.append(outcome)
+        break
+      }
+      code.mark(eip)
+      code.mark(eip &+ UInt32(length - 1))
+      counts.instructionsDecoded &+= 1
+      let next = eip &+ UInt32(length)
+      decoded.append(Decoded(instruction: inst, next: next))
+      eip = next
+      if Self.endsBlock(inst) { break }
+    }
+    return Block(start: start, first: first, count: decoded.count - first, stop: stop, stopEIP: eip)
+  }
+
+  static func endsBlock(_ i: Instruction) -> Bool {
+    switch i.mnemonic {
+    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .hlt: true
+    case .movs, .stos, .lods, .cmps, .scas: i.repeatPrefix != .none
+    default: false
+    }
+  }
+}
