@@ -48,7 +48,7 @@ let package = Package(
     .target(
       name: "VirtLabCLI",
       dependencies: [
-        "Verifier", "Simulator",
+        "Verifier", "Simulator", "ExecEngine", "ISAModel",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),

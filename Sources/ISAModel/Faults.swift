@@ -22,7 +22,28 @@ public enum Exception: UInt8, CaseIterable, Hashable, Sendable, Codable, CustomS
   case xm = 19
 
   /// The mnemonic the SDM uses (#DE, #UD, #GP …).
-  public var description: String { "#" + String(describing: self).uppercased() }
+  public var description: String {
+    switch self {
+    case .de: "#DE"
+    case .db: "#DB"
+    case .nmi: "NMI"
+    case .bp: "#BP"
+    case .of: "#OF"
+    case .br: "#BR"
+    case .ud: "#UD"
+    case .nm: "#NM"
+    case .df: "#DF"
+    case .ts: "#TS"
+    case .np: "#NP"
+    case .ss: "#SS"
+    case .gp: "#GP"
+    case .pf: "#PF"
+    case .mf: "#MF"
+    case .ac: "#AC"
+    case .mc: "#MC"
+    case .xm: "#XM"
+    }
+  }
 
   /// Whether the exception pushes an error code (SDM Vol. 3A Table 6-1).
   public var hasErrorCode: Bool {

@@ -29,15 +29,6 @@ struct VerifyCommand: PlannedCommand {
   @OptionGroup var output: OutputOptions
 }
 
-struct RunCommand: PlannedCommand {
-  static let name = "run"
-  static let arrivesWith = "the ISAModel and native engine issue"
-  static let configuration = CommandConfiguration(
-    commandName: name, abstract: "Run a guest natively or under a monitor (not available yet).")
-  @Argument(help: "The guest: a NAME, GUEST.asm or GUEST.bin.") var inputs: [String] = []
-  @OptionGroup var output: OutputOptions
-}
-
 struct SimulateCommand: PlannedCommand {
   static let name = "simulate"
   static let arrivesWith = "the Simulator issue"

@@ -32,15 +32,17 @@ struct Reporter {
   let resultSchema: String
   let json: Bool
   var inputs: [String: String] = [:]
+  /// The references this run used, beside VirtLab and Z3 (nasm, unicorn).
+  var tools = Self.baseTools
 
-  static var tools: [String: String] { ["virtlab": virtlabVersion, "z3": Toolchain.z3Version] }
+  static var baseTools: [String: String] { ["virtlab": virtlabVersion, "z3": Toolchain.z3Version] }
 
   /// Writes the JSON report (when asked for) and returns the error to end the command with.
   func finish<R: Encodable>(_ status: ExitStatus, result: R?, error: String? = nil) -> ExitCode {
     if json {
       let report = Report(
         command: command, resultSchema: resultSchema, status: status.name,
-        exitCode: status.rawValue, inputs: inputs, tools: Self.tools, result: result, error: error)
+        exitCode: status.rawValue, inputs: inputs, tools: tools, result: result, error: error)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
       if let data = try? encoder.encode(report), let text = String(data: data, encoding: .utf8) {

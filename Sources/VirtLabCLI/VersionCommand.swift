@@ -13,7 +13,7 @@ struct VersionCommand: ParsableCommand {
   }
 
   func run() throws {
-    let tools = Reporter.tools
+    let tools = Reporter.baseTools
     let result = Result(virtlab: virtlabVersion, z3: tools["z3"] ?? "?")
     if !output.json {
       print("virtlab \(result.virtlab)")

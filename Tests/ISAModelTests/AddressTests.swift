@@ -13,3 +13,12 @@ import Testing
     #expect(hex32(0) == "00000000")
   }
 }
+
+@Suite struct FaultTextTests {
+  @Test func faultsPrintAsTheSDMWritesThem() {
+    #expect(Fault(.de).description == "#DE")
+    #expect(Fault(.gp, errorCode: 0x10).description == "#GP(16)")
+    #expect(Fault(.pf).description == "#PF(0)")
+    #expect(Exception.allCases.allSatisfy { $0.description.count == 3 })
+  }
+}

@@ -58,7 +58,7 @@ struct VirtLabProcess {
     #expect(r.out.contains("--json"))
   }
 
-  @Test(arguments: ["verify", "run", "simulate", "explore", "report"])
+  @Test(arguments: ["verify", "simulate", "explore", "report"])
   func plannedSubcommandsSaySoWithCode69(sub: String) throws {
     let r = try VirtLabProcess.run([sub, "anything"])
     #expect(r.code == 69)

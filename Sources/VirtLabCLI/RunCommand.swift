@@ -1,0 +1,174 @@
+import ArgumentParser
+import ExecEngine
+import Foundation
+
+import struct ISAModel.Fault
+import func ISAModel.hex32
+
+/// `virtlab run GUEST`: loads a guest and runs it natively on the engine.
+struct RunCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "run",
+    abstract: "Run a guest natively on the engine.",
+    discussion: """
+      GUEST is a NAME (models/guests/NAME.asm), a .asm file (assembled with nasm) or a flat \
+      binary. It is loaded at 0x1000 and entered in 32-bit protected mode at CPL 0 \
+      (docs/loading.md). The run ends at HLT (exit 0), a fault (2), the instruction budget (3) \
+      or an instruction the model does not implement (4), and prints the final registers.
+      """)
+
+  @Argument(help: "The guest: a NAME, GUEST.asm or GUEST.bin.")
+  var guest: String
+
+  @Option(help: "Stop after this many instructions.")
+  var budget: UInt64 = 1_000_000_000
+
+  @Option(help: "Memory size in MiB (1…4096).")
+  var memory: Int = 16
+
+  @Option(help: "Physical load address (hex with 0x, or decimal).")
+  var loadAddress: String = "0x1000"
+
+  @Option(help: "Entry point (default: the load address).")
+  var entry: String?
+
+  @ArgumentParser.Flag(help: "Print the engine's event counts.")
+  var stats = false
+
+  @OptionGroup var output: OutputOptions
+
+  struct Registers: Encodable {
+    let eax, ecx, edx, ebx, esp, ebp, esi, edi, eip, eflags: String
+  }
+
+  struct Result: Encodable {
+    let guest: String
+    let bytes: Int
+    let stop: String
+    let detail: String?
+    let eip: String
+    let instructions: UInt64
+    let registers: Registers
+    let events: [String: UInt64]
+  }
+
+  func run() throws {
+    var reporter = Reporter(command: "run", resultSchema: "virtlab.run/1", json: output.json)
+    reporter.inputs = [
+      "guest": guest, "budget": String(budget), "memoryMiB": String(memory), "loadAddress": loadAddress,
+      "entry": entry ?? loadAddress,
+    ]
+    func fail(_ message: String) -> ExitCode {
+      reporter.finish(.inputError, result: NoResult?.none, error: "virtlab run: \(message)")
+    }
+    guard let load = Self.parseAddress(loadAddress) else {
+      throw fail("--load-address \(loadAddress) is not an address")
+    }
+    guard let start = Self.parseAddress(entry ?? loadAddress) else {
+      throw fail("--entry \(entry ?? "") is not an address")
+    }
+    guard (1...4096).contains(memory) else { throw fail("--memory \(memory) is outside 1…4096 MiB") }
+    guard budget > 0 else { throw fail("--budget must be at least 1") }
+
+    let file: URL
+    switch Self.resolve(guest) {
+    case .success(let url): file = url
+    case .failure(let message): throw fail(message)
+    }
+    let binary: [UInt8]
+    if file.pathExtension == "asm" {
+      do {
+        binary = try Nasm.assemble(file: file)
+      } catch {
+        throw fail("\(file.path): nasm failed:\n\(error.message)")
+      }
+      reporter.tools["nasm"] = Nasm.version ?? "unknown"
+    } else {
+      guard let data = FileManager.default.contents(atPath: file.path) else {
+        throw fail("\(file.path): cannot be read")
+      }
+      binary = [UInt8](data)
+    }
+    var convention = LoadConvention()
+    convention.loadAddress = load
+    convention.entry = start
+    convention.memorySize = memory << 20
+    let machine: Machine
+    do {
+      machine = try Loader.machine(flat: binary, convention)
+    } catch {
+      throw fail("\(file.path): \(error.message)")
+    }
+    let outcome = machine.run(budget: budget)
+    let s = machine.state
+    let (status, stop, detail): (ExitStatus, String, String?) =
+      switch outcome.reason {
+      case .halted: (.success, "halted", nil)
+      case .fault(let f): (.guestFault, "fault", f.description)
+      case .modelGap(let what): (.modelGap, "model-gap", what)
+      case .budgetExhausted: (.budgetExhausted, "budget-exhausted", "\(budget) instructions")
+      }
+    let events = Dictionary(uniqueKeysWithValues: machine.events.named.map { ($0.name, $0.value) })
+    let result = Result(
+      guest: file.path, bytes: binary.count, stop: stop, detail: detail, eip: hex32(outcome.eip),
+      instructions: outcome.instructionsRetired,
+      registers: Registers(
+        eax: hex32(s[.eax]), ecx: hex32(s[.ecx]), edx: hex32(s[.edx]), ebx: hex32(s[.ebx]),
+        esp: hex32(s[.esp]),
+        ebp: hex32(s[.ebp]), esi: hex32(s[.esi]), edi: hex32(s[.edi]), eip: hex32(s.eip),
+        eflags: hex32(s.eflags)),
+      events: events)
+    if !output.json {
+      print("guest: \(file.path) (\(binary.count) bytes at \(hex32(load)), entry \(hex32(start)))")
+      let why =
+        switch outcome.reason {
+        case .halted: "halted (HLT)"
+        case .fault(let f): "fault \(f)"
+        case .modelGap(let what): "model gap: \(what) is not modelled yet"
+        case .budgetExhausted: "instruction budget of \(budget) exhausted"
+        }
+      print("stopped: \(why) at eip \(hex32(outcome.eip)) after \(outcome.instructionsRetired) instructions")
+      print("eax=\(hex32(s[.eax])) ecx=\(hex32(s[.ecx])) edx=\(hex32(s[.edx])) ebx=\(hex32(s[.ebx]))")
+      print("esp=\(hex32(s[.esp])) ebp=\(hex32(s[.ebp])) esi=\(hex32(s[.esi])) edi=\(hex32(s[.edi]))")
+      print("eip=\(hex32(s.eip)) eflags=\(hex32(s.eflags))")
+      if stats {
+        for (name, value) in machine.events.named { print("\(name) \(value)") }
+      }
+    }
+    throw reporter.finish(status, result: result)
+  }
+
+  static func parseAddress(_ text: String) -> UInt32? {
+    let t = text.lowercased()
+    return t.hasPrefix("0x") ? UInt32(t.dropFirst(2), radix: 16) : UInt32(t)
+  }
+
+  enum Resolution {
+    case success(URL)
+    case failure(String)
+  }
+
+  /// A path to an existing file, or a NAME under models/guests/ (from the current directory,
+  /// then from the checkout the executable was built in).
+  static func resolve(_ guest: String) -> Resolution {
+    let fm = FileManager.default
+    var isDirectory: ObjCBool = false
+    if fm.fileExists(atPath: guest, isDirectory: &isDirectory) {
+      return isDirectory.boolValue
+        ? .failure("\(guest) is a directory") : .success(URL(fileURLWithPath: guest))
+    }
+    if !guest.contains("/") && !guest.contains(".") {
+      let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+      let checkout = executable.deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+      for root in [
+        URL(fileURLWithPath: fm.currentDirectoryPath), checkout, checkout.deletingLastPathComponent(),
+      ] {
+        let candidate = root.appendingPathComponent("models/guests/\(guest).asm")
+        if fm.fileExists(atPath: candidate.path) { return .success(candidate) }
+      }
+      return .failure("no guest named \(guest) (looked for models/guests/\(guest).asm)")
+    }
+    return .failure("\(guest) does not exist")
+  }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@Suite struct RunTests {
+  @Test func runsANamedGuestToHLT() throws {
+    let r = try VirtLabProcess.run(["run", "mix"])
+    #expect(r.code == 0, "\(r.err)")
+    #expect(r.out.contains("stopped: halted (HLT)"))
+    // The checksum is the guest's own computation, cross-checked against unicorn in
+    // ExecEngineTests; here it only has to be stable.
+    #expect(r.out.contains("eax=5b710fb2"))
+  }
+
+  @Test func assemblesAnAsmFileAndReportsJSON() throws {
+    let file = try VirtLabProcess.temporaryFile("bits 32\nmov eax, 0x2a\nmov ebx, eax\nhlt\n", ext: "asm")
+    let r = try VirtLabProcess.run(["run", file, "--json"])
+    #expect(r.code == 0)
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+    let result = try #require(report["result"] as? [String: Any])
+    #expect(result["stop"] as? String == "halted")
+    #expect(result["instructions"] as? Int == 3)
+    #expect((result["registers"] as? [String: String])?["ebx"] == "0000002a")
+    #expect((report["tools"] as? [String: String])?["nasm"]?.isEmpty == false)
+  }
+
+  @Test func stopReasonsHaveTheirExitCodes() throws {
+    let fault = try VirtLabProcess.temporaryFile("bits 32\nxor ecx, ecx\ndiv ecx\n", ext: "asm")
+    let f = try VirtLabProcess.run(["run", fault])
+    #expect(f.code == 2)
+    #expect(f.out.contains("stopped: fault #DE at eip 00001002"))
+    let loop = try VirtLabProcess.temporaryFile("bits 32\nl: jmp l\n", ext: "asm")
+    let b = try VirtLabProcess.run(["run", loop, "--budget", "500"])
+    #expect(b.code == 3)
+    #expect(b.out.contains("after 500 instructions"))
+    let gap = try VirtLabProcess.temporaryFile("bits 32\ncpuid\n", ext: "asm")
+    let g = try VirtLabProcess.run(["run", gap])
+    #expect(g.code == 4)
+    #expect(g.out.contains("model gap: CPUID"))
+  }
+
+  @Test func badInputIsAClearError() throws {
+    let empty = try VirtLabProcess.temporaryFile("", ext: "bin")
+    let e = try VirtLabProcess.run(["run", empty])
+    #expect(e.code == 64)
+    #expect(e.err.contains("empty"))
+    let missing = try VirtLabProcess.run(["run", "no-such-guest"])
+    #expect(missing.code == 64)
+    #expect(missing.err.contains("no guest named no-such-guest"))
+    let bad = try VirtLabProcess.temporaryFile("bits 32\nfrobnicate eax\n", ext: "asm")
+    let n = try VirtLabProcess.run(["run", bad])
+    #expect(n.code == 64)
+    #expect(n.err.contains(":2: error:"))
+    let tooBig = try VirtLabProcess.run(["run", "mix", "--memory", "0"])
+    #expect(tooBig.code == 64)
+  }
+
+  /// Random bytes end in bounded time with an architectural fault or a model gap, never a crash.
+  @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8])
+  func randomBytesEndCleanly(seed: UInt64) throws {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15
+    let bytes = (0..<512).map { _ -> UInt8 in
+      state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+      return UInt8(truncatingIfNeeded: state >> 33)
+    }
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("virtlab-random-\(seed).bin")
+    try Data(bytes).write(to: url)
+    let r = try VirtLabProcess.run(["run", url.path, "--budget", "100000"])
+    #expect([0, 2, 3, 4].contains(r.code), "seed \(seed): exit \(r.code) \(r.err)")
+    #expect(r.out.contains("stopped:"), "seed \(seed)")
+  }
+}
