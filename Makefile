@@ -3,7 +3,7 @@
 SWIFT ?= swift
 RELEASE_BIN = .build/release/virtlab
 
-.PHONY: setup build release demo test bench format lint clean
+.PHONY: setup build release demo test bench difftest fuzz format lint clean
 
 setup:
 	@scripts/setup
@@ -29,6 +29,21 @@ test: setup
 bench: setup
 	$(SWIFT) build -c release --product virtlab-bench
 	.build/release/virtlab-bench
+
+# The differential test at scale: N seeded cases against unicorn, in release.
+N ?= 1000000
+difftest: setup
+	$(SWIFT) build -c release --product virtlab-difftest
+	.build/release/virtlab-difftest $(N)
+
+# libFuzzer on decode + execute, in its own build folder (see docs/testing.md).
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	$(SWIFT) build -c release --product virtlab-fuzz --scratch-path .build-fuzz \
+	  -Xswiftc -sanitize=fuzzer -Xswiftc -DFUZZ -Xswiftc -use-ld=lld
+	mkdir -p out/fuzz-corpus
+	SWIFT_BACKTRACE=enable=no .build-fuzz/release/virtlab-fuzz -max_total_time=$(FUZZ_SECONDS) \
+	  -max_len=64 out/fuzz-corpus
 
 format:
 	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift

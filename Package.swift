@@ -53,6 +53,8 @@ let package = Package(
       ],
       swiftSettings: strict),
     .executableTarget(name: "virtlab", dependencies: ["VirtLabCLI"], swiftSettings: strict),
+    .executableTarget(name: "virtlab-fuzz", dependencies: ["ExecEngine"], swiftSettings: strict),
+    .executableTarget(name: "virtlab-difftest", dependencies: ["ISATestSupport"], swiftSettings: strict),
     .executableTarget(
       name: "virtlab-bench", dependencies: ["Z3", "ExecEngine"], swiftSettings: strict),
 

@@ -12,17 +12,18 @@ final class CodePages {
   var generation: UInt64 = 0
   var invalidations: UInt64 = 0
 
-  init() {
-    count = 1 << 20  // 4 KiB pages of the 4 GiB physical space
-    marks = .allocate(capacity: count)
-    marks.initialize(repeating: 0, count: count)
+  /// Marks for the RAM's pages (code outside RAM is open bus and cannot be written).
+  init(memorySize: Int) {
+    count = (memorySize + 4095) >> 12
+    marks = .allocate(capacity: max(count, 1))
+    marks.initialize(repeating: 0, count: max(count, 1))
   }
 
   deinit { marks.deallocate() }
 
   @inline(__always) func mark(_ address: UInt32) {
     let page = Int(address >> 12)
-    if marks[page] == 0 {
+    if page < count && marks[page] == 0 {
       marks[page] = 1
       marked.append(page)
     }
@@ -30,8 +31,9 @@ final class CodePages {
 
   /// A write landed on `address`: if that page holds decoded code, every block is stale.
   @inline(__always) func written(_ address: UInt32, _ size: OperandSize) {
-    let last = address &+ (size.bytes &- 1)
-    if marks[Int(address >> 12)] != 0 || marks[Int(last >> 12)] != 0 { invalidateAll() }
+    let first = Int(address >> 12)
+    let last = Int((address &+ (size.bytes &- 1)) >> 12)
+    if (first < count && marks[first] != 0) || (last < count && marks[last] != 0) { invalidateAll() }
   }
 
   func invalidateAll() {

@@ -25,13 +25,14 @@ public struct RunOutcome: Hashable, Sendable, Codable {
 public final class Machine {
   public let memory: PhysicalMemory
   var core: Core
-  let code = CodePages()
+  let code: CodePages
   var counts = EventCounts()
 
   var cache = DecodeCache()
 
   public init(memorySize: Int) {
     memory = PhysicalMemory(size: memorySize)
+    code = CodePages(memorySize: memorySize)
     core = Core(memory: memory, code: code)
   }
 
