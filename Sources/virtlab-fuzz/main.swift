@@ -18,7 +18,7 @@ func execute(_ bytes: UnsafeBufferPointer<UInt8>) {
 
 #if FUZZ
   @_silgen_name("LLVMFuzzerRunDriver")
-  func LLVMFuzzerRunDriver(
+  func runFuzzerDriver(
     _ argc: UnsafeMutablePointer<Int32>,
     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
@@ -27,7 +27,7 @@ func execute(_ bytes: UnsafeBufferPointer<UInt8>) {
   var argc = CommandLine.argc
   var argv = CommandLine.unsafeArgv
   exit(
-    LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+    runFuzzerDriver(&argc, &argv) { data, size in
       execute(UnsafeBufferPointer(start: data, count: size))
       return 0
     })
