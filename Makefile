@@ -26,9 +26,15 @@ demo: release
 test: setup
 	$(SWIFT) test
 
-bench: setup
+# The peer, unicorn 2.1.4 from PyPI, lives in a virtualenv of its own (.venv-bench).
+BENCH_PYTHON = .venv-bench/bin/python
+$(BENCH_PYTHON):
+	python3 -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet unicorn==2.1.4
+
+bench: setup $(BENCH_PYTHON)
 	$(SWIFT) build -c release --product virtlab-bench
-	.build/release/virtlab-bench
+	VIRTLAB_PYTHON=$(BENCH_PYTHON) .build/release/virtlab-bench
 
 # The differential test at scale: N seeded cases against unicorn, in release.
 N ?= 1000000

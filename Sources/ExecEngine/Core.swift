@@ -47,28 +47,30 @@ final class CodePages {
 struct Core: ExecutionContext {
   typealias Domain = Concrete
 
-  var regs: InlineArray<8, UInt32> = .init(repeating: 0)
+  /// GPRs 0–7 then segment bases 8–13, in storage the machine owns: indexing a pointer costs a
+  /// load, where indexing a value array with a run-time index made the optimiser copy it.
+  let registerFile: UnsafeMutablePointer<UInt32>
   var eip: UInt32 = 0
   var currentInstruction: UInt32 = 0
   /// EFLAGS; the bits in `pendingMask` are stale and come from `pending`.
   var flagBits: UInt32 = FlagMask.reservedOne
   var pending = FlagRecord<UInt32>(.logic, .dword, a: 0, b: 0, result: 0, carry: 0)
   var pendingMask: UInt32 = 0
-  var segmentBases: InlineArray<6, UInt32> = .init(repeating: 0)
   var cpl: UInt8 = 0
   var halted = false
   let memory: PhysicalMemory
   let code: CodePages
 
-  init(memory: PhysicalMemory, code: CodePages) {
+  init(memory: PhysicalMemory, code: CodePages, registerFile: UnsafeMutablePointer<UInt32>) {
     self.memory = memory
     self.code = code
+    self.registerFile = registerFile
   }
 
   @inline(__always) var domain: Concrete { Concrete() }
 
-  @inline(__always) func gpr(_ r: GPR) -> UInt32 { regs[unchecked: Int(r.rawValue)] }
-  @inline(__always) mutating func setGPR(_ r: GPR, _ v: UInt32) { regs[unchecked: Int(r.rawValue)] = v }
+  @inline(__always) func gpr(_ r: GPR) -> UInt32 { registerFile[Int(r.rawValue)] }
+  @inline(__always) mutating func setGPR(_ r: GPR, _ v: UInt32) { registerFile[Int(r.rawValue)] = v }
 
   @inline(__always) func flag(_ f: Flag) -> Bit {
     if pendingMask & f.mask != 0 { return FlagSemantics.flag(f, pending, Concrete()) }
@@ -98,8 +100,9 @@ struct Core: ExecutionContext {
     (flagBits & ~pendingMask) | (FlagSemantics.bits(pending) & pendingMask)
   }
 
-  @inline(__always) func segmentBase(_ s: SegmentRegister) -> UInt32 {
-    segmentBases[unchecked: Int(s.rawValue)]
+  @inline(__always) func segmentBase(_ s: SegmentRegister) -> UInt32 { registerFile[8 + Int(s.rawValue)] }
+  @inline(__always) func setSegmentBase(_ s: SegmentRegister, _ v: UInt32) {
+    registerFile[8 + Int(s.rawValue)] = v
   }
 
   // Paging is off in this model so far: linear = physical.

@@ -29,11 +29,16 @@ public final class Machine {
   var counts = EventCounts()
 
   var cache = DecodeCache()
+  let registerFile: UnsafeMutablePointer<UInt32>
+
+  deinit { registerFile.deallocate() }
 
   public init(memorySize: Int) {
     memory = PhysicalMemory(size: memorySize)
     code = CodePages(memorySize: memorySize)
-    core = Core(memory: memory, code: code)
+    registerFile = .allocate(capacity: 16)
+    registerFile.initialize(repeating: 0, count: 16)
+    core = Core(memory: memory, code: code, registerFile: registerFile)
   }
 
   /// The CPU state as a value.
@@ -57,7 +62,7 @@ public final class Machine {
       core.flagBits = newValue.eflags | FlagMask.reservedOne
       core.pendingMask = 0
       segments = newValue.segments
-      for seg in SegmentRegister.allCases { core.segmentBases[Int(seg.rawValue)] = newValue[seg].base }
+      for seg in SegmentRegister.allCases { core.setSegmentBase(seg, newValue[seg].base) }
       core.cpl = newValue.cpl
       gdtr = newValue.gdtr
       idtr = newValue.idtr

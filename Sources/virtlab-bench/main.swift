@@ -8,10 +8,22 @@ var failed = false
 
 if all || parts.contains("engine") {
   for r in try engineBench(guests: ["mix", "callret"]) {
+    let mips = Double(r.instructions) / r.seconds / 1e6
     print(
       String(
-        format: "engine %-8@ %7.1f guest MIPS  (%llu instructions in %.3f s, eax=%08x)", r.name,
-        Double(r.instructions) / r.seconds / 1e6, r.instructions, r.seconds, r.eax))
+        format: "engine  %-8@ %7.1f guest MIPS  (%llu instructions in %.3f s, best of 3, eax=%08x)",
+        r.name, mips, r.instructions, r.seconds, r.eax))
+    if let peer = r.peer {
+      let peerMIPS = Double(r.instructions) / peer.seconds / 1e6
+      print(
+        String(
+          format: "unicorn %-8@ %7.1f guest MIPS  (%.3f s, unicorn %@, eax=%08x%@)", r.name, peerMIPS,
+          peer.seconds, peer.version, peer.eax, peer.eax == r.eax ? "" : " DIFFERS"))
+      print(String(format: "ratio   %-8@ %7.2f× unicorn", r.name, mips / peerMIPS))
+      if peer.eax != r.eax { failed = true }
+    } else {
+      print("unicorn %-8@ (peer not run: set VIRTLAB_PYTHON to a python with unicorn; make bench does)")
+    }
   }
 }
 
