@@ -30,10 +30,13 @@ final class CodePages {
   }
 
   /// A write landed on `address`: if that page holds decoded code, every block is stale.
-  @inline(__always) func written(_ address: UInt32, _ size: OperandSize) {
+  /// Returns whether it did.
+  @discardableResult @inline(__always) func written(_ address: UInt32, _ size: OperandSize) -> Bool {
     let first = Int(address >> 12)
     let last = Int((address &+ (size.bytes &- 1)) >> 12)
-    if (first < count && marks[first] != 0) || (last < count && marks[last] != 0) { invalidateAll() }
+    guard (first < count && marks[first] != 0) || (last < count && marks[last] != 0) else { return false }
+    invalidateAll()
+    return true
   }
 
   func invalidateAll() {
@@ -58,6 +61,8 @@ struct Core: ExecutionContext {
   var pendingMask: UInt32 = 0
   var cpl: UInt8 = 0
   var halted = false
+  /// Set when execution must leave the current block: HLT, or a write to decoded code.
+  var leaveBlock = false
   let memory: PhysicalMemory
   let code: CodePages
 
@@ -114,7 +119,7 @@ struct Core: ExecutionContext {
   @inline(__always)
   mutating func writeLinear(_ address: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
     memory.write(PhysicalAddress(address), size, v)
-    code.written(address, size)
+    if code.written(address, size) { leaveBlock = true }
   }
 
   @inline(__always)
@@ -127,5 +132,8 @@ struct Core: ExecutionContext {
     if condition.isSet { try body(&self) }
   }
 
-  mutating func halt() { halted = true }
+  mutating func halt() {
+    halted = true
+    leaveBlock = true
+  }
 }

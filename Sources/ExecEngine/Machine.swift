@@ -114,25 +114,33 @@ public final class Machine {
     if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: 0) }
     while retired < budget {
       let b = cache.blocks[cache.block(at: c.eip, memory: memory, code: code, counts: &counts)]
-      let generation = code.generation
       let n = min(b.count, Int(clamping: budget - retired))
-      var k = 0
-      while k < n {
-        let d = cache.decoded[b.first + k]
-        c.currentInstruction = c.eip
-        c.eip = d.next
-        do {
-          try Semantics.execute(&c, d.instruction)
-        } catch {
-          c.eip = c.currentInstruction
-          return RunOutcome(reason: Self.reason(error), eip: c.eip, instructionsRetired: retired)
+      c.leaveBlock = false
+      // The block's instructions in place: `decoded` does not change while they run.
+      let (k, stopped) = cache.decoded.withUnsafeBufferPointer { all -> (Int, Interrupt?) in
+        var k = 0
+        while k < n {
+          let d = all.baseAddress! + (b.first + k)
+          c.currentInstruction = c.eip
+          c.eip = d.pointee.next
+          do throws(Interrupt) {
+            try Semantics.execute(&c, d.pointee.instruction)
+          } catch {
+            return (k, error)
+          }
+          k += 1
+          // A taken branch or REP step leaves the straight line; HLT and writes to code leave
+          // the block too.
+          if c.eip != d.pointee.next || c.leaveBlock { break }
         }
-        retired &+= 1
-        k += 1
-        if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
-        // A REP string step or a taken branch leaves the straight line; so does a write to code.
-        if c.eip != d.next || code.generation != generation { break }
+        return (k, nil)
       }
+      retired &+= UInt64(k)
+      if let stopped {
+        c.eip = c.currentInstruction
+        return RunOutcome(reason: Self.reason(stopped), eip: c.eip, instructionsRetired: retired)
+      }
+      if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
       if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
         switch cache.stops[b.stop] {
         case .fault(let f): return RunOutcome(reason: .fault(f), eip: c.eip, instructionsRetired: retired)

@@ -122,20 +122,20 @@ extension ExecutionContext {
   /// An operand's value (immediates as decoded: already extended to 32 bits).
   @inlinable @inline(__always)
   public mutating func read(_ o: Operand) throws(Interrupt) -> Value {
-    switch o {
-    case .register(let r, let s): return register(r, s)
-    case .memory(let m): return try read(m.segment, effectiveAddress(m), m.size)
-    case .immediate(let v): return domain.constant(v)
-    case .none: return domain.constant(0)
-    }
+    // Tested in turn rather than switched: conditional branches predict better here than the
+    // jump table a switch becomes (measured with make bench).
+    if case .register(let r, let s) = o { return register(r, s) }
+    if case .memory(let m) = o { return try read(m.segment, effectiveAddress(m), m.size) }
+    if case .immediate(let v) = o { return domain.constant(v) }
+    return domain.constant(0)
   }
 
   @inlinable @inline(__always)
   public mutating func write(_ o: Operand, _ v: Value) throws(Interrupt) {
-    switch o {
-    case .register(let r, let s): setRegister(r, s, v)
-    case .memory(let m): try write(m.segment, effectiveAddress(m), m.size, v)
-    case .immediate, .none: break
+    if case .register(let r, let s) = o {
+      setRegister(r, s, v)
+    } else if case .memory(let m) = o {
+      try write(m.segment, effectiveAddress(m), m.size, v)
     }
   }
 
