@@ -61,6 +61,8 @@ struct Core: ExecutionContext {
   var pendingMask: UInt32 = 0
   var cpl: UInt8 = 0
   var halted = false
+  /// Compute flags after every instruction instead of when read (for measuring laziness).
+  var eagerFlags = false
   /// Set when execution must leave the current block: HLT, or a write to decoded code.
   var leaveBlock = false
   let memory: PhysicalMemory
@@ -88,6 +90,11 @@ struct Core: ExecutionContext {
   }
 
   @inline(__always) mutating func setFlags(_ r: FlagRecord<UInt32>) {
+    if eagerFlags {
+      // The same FlagSemantics, evaluated now instead of when read.
+      flagBits = (flagBits & ~r.op.writes) | FlagSemantics.bits(r)
+      return
+    }
     // A record that leaves some pending bits alone (INC after ADD) must fix them first.
     if pendingMask & ~r.op.writes != 0 { materialize() }
     pending = r

@@ -97,6 +97,29 @@ public final class Machine {
     return e
   }
 
+  /// When status flags are computed: `.lazy` (when read) is the default; `.eager` (after every
+  /// instruction) exists to measure what laziness buys. Both use FlagSemantics.
+  public enum FlagEvaluation: Sendable { case lazy, eager }
+
+  public var flagEvaluation: FlagEvaluation {
+    get { core.eagerFlags ? .eager : .lazy }
+    set {
+      core.materialize()
+      core.eagerFlags = newValue == .eager
+    }
+  }
+
+  /// Executes one instruction (one element of a REP string instruction).
+  public func step() -> StepResult {
+    let out = run(budget: 1)
+    switch out.reason {
+    case .budgetExhausted: return .retired
+    case .halted: return out.instructionsRetired == 1 || core.halted ? .halted : .retired
+    case .fault(let f): return .fault(f)
+    case .modelGap(let what): return .modelGap(what)
+    }
+  }
+
   /// Runs until HLT, a fault, a model gap, or `budget` retired instructions.
   public func run(budget: UInt64) -> RunOutcome {
     // The loop works on locals (moved out and back), so the hot path has no class accesses.

@@ -93,3 +93,54 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     }
   }
 }
+
+/// How an instruction uses an explicit operand.
+public enum OperandUse: Hashable, Sendable {
+  case read, write, readWrite
+  /// Neither read nor written: LEA's memory operand (only its address is taken), NOP's.
+  case address
+}
+
+extension Mnemonic {
+  /// How the instruction uses its explicit operands, destination first (SDM Vol. 2, each
+  /// instruction's "Operation"). Implicit operands (EAX/EDX of MUL and DIV, ESP of PUSH) are not
+  /// listed; the tests check these declarations against the semantics.
+  public var operandUse: [OperandUse] {
+    switch self {
+    case .add, .or, .adc, .sbb, .and, .sub, .xor, .rol, .ror, .rcl, .rcr, .shl, .shr, .sar:
+      [.readWrite, .read]
+    case .cmp, .test, .bt: [.read, .read]
+    case .bts, .btr, .btc: [.readWrite, .read]
+    case .inc, .dec, .neg, .not, .bswap: [.readWrite]
+    case .mul, .imul, .div, .idiv: [.read]  // the one-operand forms; see FormSpec.operandUse
+    case .shld, .shrd: [.readWrite, .read, .read]
+    case .bsf, .bsr: [.readWrite, .read]  // the destination keeps its value for a zero source
+    case .mov, .movzx, .movsx: [.write, .read]
+    case .lea: [.write, .address]
+    case .xchg, .xadd: [.readWrite, .readWrite]
+    case .cmpxchg: [.readWrite, .read]
+    case .cmovcc: [.readWrite, .read]
+    case .setcc: [.write]
+    case .push: [.read]
+    case .pop: [.write]
+    case .enter: [.read, .read]
+    case .nop: [.address]
+    case .jmp, .jcc, .call, .loop, .loope, .loopne, .jecxz: [.read]
+    case .ret: [.read]
+    case .movs, .stos, .lods: [.write, .read]
+    case .cmps, .scas: [.read, .read]
+    case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2: []
+    }
+  }
+
+  /// The exceptions the instruction itself can raise in this model (memory operands add the
+  /// protection and paging faults once those exist; a LOCK where it is not allowed is #UD).
+  public var faults: Set<Exception> {
+    switch self {
+    case .div, .idiv: [.de]
+    case .ud2: [.ud]
+    case .hlt: [.gp]
+    default: []
+    }
+  }
+}

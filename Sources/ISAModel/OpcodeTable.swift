@@ -112,6 +112,14 @@ public struct FormSpec: Sendable, CustomStringConvertible {
     self.embedded = embedded
   }
 
+  /// How this form uses its explicit operands (the mnemonic's, but for IMUL's two- and
+  /// three-operand forms, whose first operand is a destination).
+  public var operandUse: [OperandUse] {
+    if mnemonic == .imul && operands.count == 2 { return [.readWrite, .read] }
+    if mnemonic == .imul && operands.count == 3 { return [.write, .read, .read] }
+    return mnemonic.operandUse
+  }
+
   /// Whether the r/m operand must be memory.
   public var memoryOnly: Bool {
     operands.contains { if case .m = $0 { true } else { false } }

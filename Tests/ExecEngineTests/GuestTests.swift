@@ -115,3 +115,36 @@ func runGuest(_ source: String, budget: UInt64 = 1_000_000) throws -> (Machine, 
     #expect(out.eip == 0x0200_0000)
   }
 }
+
+@Suite struct FlagEvaluationTests {
+  /// Lazy and eager flag evaluation reach the same state on a flag-heavy guest.
+  @Test func lazyAndEagerFlagsAgree() throws {
+    let source = """
+      bits 32
+      org 0x1000
+        mov ecx, 200
+        mov eax, 0x1234567
+      l: add eax, ecx
+        rcl eax, 3
+        sbb ebx, eax
+        inc edx
+        adc esi, ebx
+        shr eax, 1
+        setc dl
+        cmovo edi, eax
+        lahf
+        xor ah, al
+        sahf
+        dec ecx
+        jnz l
+        hlt
+      """
+    let binary = try Nasm.assemble(source: source)
+    let lazy = try Loader.machine(flat: binary)
+    let eager = try Loader.machine(flat: binary)
+    eager.flagEvaluation = .eager
+    #expect(lazy.run(budget: 100_000).reason == .halted)
+    #expect(eager.run(budget: 100_000).reason == .halted)
+    #expect(lazy.state == eager.state, "\(lazy.state.differences(from: eager.state))")
+  }
+}
