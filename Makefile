@@ -14,10 +14,13 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product virtlab
 
-# The main job. For now: the versions, and a real Z3 run of bit-vector identities
-# (two proofs and a refutation with its counterexample).
+# The main job. For now: the versions, a nasm guest run natively on the engine, and a real
+# Z3 run of bit-vector identities (two proofs and a refutation with its counterexample).
 demo: release
 	$(RELEASE_BIN) version
+	@echo
+	@echo "== models/guests/mix.asm on the engine"
+	$(RELEASE_BIN) run mix --stats
 	@echo
 	@echo "== models/smt/identities.smt2 (unsat = holds for all x; sat = refuted)"
 	$(RELEASE_BIN) smt models/smt/identities.smt2

@@ -6,9 +6,8 @@ import Testing
     let r = try VirtLabProcess.run(["run", "mix"])
     #expect(r.code == 0, "\(r.err)")
     #expect(r.out.contains("stopped: halted (HLT)"))
-    // The checksum is the guest's own computation, cross-checked against unicorn in
-    // ExecEngineTests; here it only has to be stable.
-    #expect(r.out.contains("eax=5b710fb2"))
+    // (That the result is right is GuestDifferentialTests' job, against unicorn.)
+    #expect(r.out.contains("after 10584232 instructions"))
   }
 
   @Test func assemblesAnAsmFileAndReportsJSON() throws {
