@@ -243,11 +243,7 @@ public enum Decoder {
     var scale: UInt8 = 1
     var disp: UInt32 = 0
     if addressSize == .a16 {
-      let table: [(GPR?, GPR?)] = [
-        (.ebx, .esi), (.ebx, .edi), (.ebp, .esi), (.ebp, .edi), (.esi, nil), (.edi, nil), (.ebp, nil),
-        (.ebx, nil),
-      ]
-      (base, index) = table[Int(rm)]
+      (base, index) = MemoryOperand.addressing16[Int(rm)]
       if mod == 0 && rm == 6 {
         base = nil
         disp = try r.little(2)

@@ -147,12 +147,10 @@ public enum Encoder {
       guard m.scale == 1, m.displacement <= 0xFFFF else {
         throw EncodeError(message: "16-bit address with scale or wide displacement")
       }
-      let combos: [(GPR?, GPR?)] = [
-        (.ebx, .esi), (.ebx, .edi), (.ebp, .esi), (.ebp, .edi), (.esi, nil), (.edi, nil), (.ebp, nil),
-        (.ebx, nil),
-      ]
       if m.base == nil && m.index == nil { return [modrm(0, 6)] + little(m.displacement, 2) }
-      guard let rm = combos.firstIndex(where: { $0.0 == m.base && $0.1 == m.index }) else {
+      guard
+        let rm = MemoryOperand.addressing16.firstIndex(where: { $0.base == m.base && $0.index == m.index })
+      else {
         throw EncodeError(message: "no 16-bit addressing form for this base and index")
       }
       let d = Int16(bitPattern: UInt16(m.displacement))

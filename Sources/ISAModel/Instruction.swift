@@ -38,6 +38,15 @@ public struct MemoryOperand: Hashable, Sendable, Codable {
   }
 }
 
+extension MemoryOperand {
+  /// The base and index of each 16-bit ModRM r/m value (SDM Vol. 2A Table 2-1): BX+SI, BX+DI,
+  /// BP+SI, BP+DI, SI, DI, BP (a bare disp16 when mod = 00), BX.
+  public static let addressing16: [(base: GPR?, index: GPR?)] = [
+    (.ebx, .esi), (.ebx, .edi), (.ebp, .esi), (.ebp, .edi), (.esi, nil), (.edi, nil), (.ebp, nil),
+    (.ebx, nil),
+  ]
+}
+
 /// An operand of a decoded instruction.
 public enum Operand: Hashable, Sendable, Codable {
   case none

@@ -94,10 +94,7 @@ public struct InstructionGenerator {
     var scale: UInt8 = 1
     var disp: UInt32
     if addressSize == .a16 {
-      let combos: [(GPR?, GPR?)] = [
-        (.ebx, .esi), (.ebx, .edi), (.ebp, .esi), (.ebp, .edi), (.esi, nil), (.edi, nil), (.ebp, nil),
-        (.ebx, nil), (nil, nil),
-      ]
+      let combos = MemoryOperand.addressing16 + [(nil, nil)]
       (base, index) = combos.randomElement(using: &rng)!
       disp = rng.edgyWord() & 0xFFFF
     } else {
