@@ -17,7 +17,10 @@ public final class DifferentialRunner {
   static let regions: [(address: UInt64, size: Int)] = [(0, 0x1_0000), (UInt64(data32), Int(dataSize))]
 
   let machine: Machine
-  let unicorn: Unicorn
+  var unicorn: Unicorn
+  /// Cases since `unicorn` was made: unicorn 2.0.1's code generator aborts (tcg.c "tcg fatal
+  /// error") after some hundred thousand translations, so it is renewed every so often.
+  var casesOnThisUnicorn = 0
   let forms: [Form]
   var generator = InstructionGenerator()
 
@@ -34,6 +37,11 @@ public final class DifferentialRunner {
 
   /// One case. Returns a description of every difference (empty when they agree).
   public func run(seed: UInt64) throws -> [String] {
+    casesOnThisUnicorn += 1
+    if casesOnThisUnicorn > 5_000 {
+      unicorn = try Unicorn(regions: Self.regions)
+      casesOnThisUnicorn = 1
+    }
     var rng = SplitMix64(seed: seed)
     let form = forms[Int(rng.next() % UInt64(forms.count))]
     var inst = generator.instance(of: form, using: &rng)
