@@ -44,36 +44,29 @@ public final class Machine {
   /// The CPU state as a value.
   public var state: CPUState {
     get {
-      var s = CPUState()
+      var s = system
       for r in GPR.allCases { s[r] = core.gpr(r) }
       s.eip = core.eip
       s.eflags = core.eflags
-      s.segments = segments
       for seg in SegmentRegister.allCases { s.segments[Int(seg.rawValue)].base = core.segmentBase(seg) }
-      s.gdtr = gdtr
-      s.idtr = idtr
-      s.cr0 = cr0
       s.halted = core.halted
       return s
     }
     set {
+      system = newValue
       for r in GPR.allCases { core.setGPR(r, newValue[r]) }
       core.eip = newValue.eip
       core.flagBits = newValue.eflags | FlagMask.reservedOne
       core.pendingMask = 0
-      segments = newValue.segments
       for seg in SegmentRegister.allCases { core.setSegmentBase(seg, newValue[seg].base) }
       core.cpl = newValue.cpl
-      gdtr = newValue.gdtr
-      idtr = newValue.idtr
-      cr0 = newValue.cr0
       core.halted = newValue.halted
     }
   }
-  var segments = CPUState().segments
-  var gdtr = CPUState().gdtr
-  var idtr = CPUState().idtr
-  var cr0: UInt32 = CPUState().cr0
+
+  /// The state the run loop does not keep in `core` (selectors and descriptor caches, table
+  /// registers, control registers); its GPRs, EIP and EFLAGS are stale, `core` has them.
+  var system = CPUState()
 
   /// Writes `bytes` into physical memory as a device or loader would, keeping the decode cache
   /// coherent (a write over decoded code flushes it).

@@ -34,3 +34,23 @@ import Testing
     #expect(m.read(PhysicalAddress(0xFFFF_FFFE), .dword) == 0x0000_FFFF)
   }
 }
+
+@Suite struct MachineStateTests {
+  /// Every field of the state survives a round trip through the machine.
+  @Test func stateRoundTrips() {
+    let m = Machine(memorySize: 1 << 20)
+    var s = CPUState()
+    for (k, r) in GPR.allCases.enumerated() { s[r] = 0x1111_1111 &* UInt32(k + 1) }
+    s.eip = 0x1234
+    s.eflags = 0x8D7
+    s[.fs] = SegmentState(selector: 0x2B, base: 0x4000, limit: 0xFFF, attributes: 0x40F3)
+    s.gdtr = TableRegister(base: 0x800, limit: 23)
+    s.idtr = TableRegister(base: 0x900, limit: 0x7FF)
+    s.cr0 = 0x8000_0011
+    s.cr2 = 0xDEAD_B000
+    s.cr3 = 0x0010_0000
+    s.cr4 = 0x10
+    m.state = s
+    #expect(m.state == s, "\(m.state.differences(from: s))")
+  }
+}
