@@ -42,60 +42,9 @@ public final class DifferentialRunner {
       unicorn = try Unicorn(regions: Self.regions)
       casesOnThisUnicorn = 1
     }
-    var rng = SplitMix64(seed: seed)
-    let form = forms[Int(rng.next() % UInt64(forms.count))]
-    var inst = generator.instance(of: form, using: &rng)
-    // unicorn's Core 2 model decodes F3 0F BC/BD as TZCNT/LZCNT, which the modelled CPU does
-    // not have (docs/divergences.md): compare BSF/BSR without the prefix.
-    if inst.mnemonic == .bsf || inst.mnemonic == .bsr, inst.repeatPrefix == .rep { inst.repeatPrefix = .none }
-    // unicorn computes wrong flags for LOCK NEG, and sign-extends RET's imm16
-    // (docs/divergences.md): compare NEG unlocked and RET with releases below 32 KiB.
-    if inst.mnemonic == .neg { inst.lock = false }
-    if inst.mnemonic == .ret, case .immediate(let v) = inst.op0, v >= 0x8000 {
-      inst.op0 = .immediate(v & 0x7FFF)
-    }
-    var regs = (0..<8).map { _ in rng.edgyWord() }
-    let mnemonic = inst.mnemonic
-    // Pointers that must land in mapped data.
-    func into(_ base: UInt32, _ span: UInt32) -> UInt32 { base &+ 0x400 &+ UInt32(rng.next() % UInt64(span)) }
-    regs[Int(GPR.esp.rawValue)] = into(Self.data32 &+ 0x1000, 0x1000) & ~3
-    if mnemonic == .enter || mnemonic == .leave {
-      regs[Int(GPR.ebp.rawValue)] = into(Self.data32 &+ 0x1000, 0x1000) & ~3
-    }
-    if mnemonic.isString {
-      let base = inst.addressSize == .a16 ? Self.data16 : Self.data32
-      for r in [GPR.esi, .edi] {
-        let p = into(base, 0x2000)
-        regs[Int(r.rawValue)] = inst.addressSize == .a16 ? (regs[Int(r.rawValue)] & 0xFFFF_0000) | p : p
-      }
-      if inst.repeatPrefix != .none {
-        let n = UInt32(rng.next() % 6)
-        regs[Int(GPR.ecx.rawValue)] =
-          inst.addressSize == .a16 ? (regs[Int(GPR.ecx.rawValue)] & 0xFFFF_0000) | n : n
-      }
-    }
-    if [.bt, .bts, .btr, .btc].contains(mnemonic), inst.op0.isMemory, case .register(let r, _) = inst.op1 {
-      regs[Int(r.rawValue)] = UInt32(bitPattern: Int32(rng.next() % 513) - 256)
-    }
-    // Memory operands: choose the displacement that puts the address in the data area.
-    func place(_ o: Operand) -> Operand {
-      guard case .memory(var m) = o, mnemonic.isString == false else { return o }
-      let target = into(m.addressSize == .a16 ? Self.data16 : Self.data32, 0x2000)
-      var sum: UInt32 = 0
-      if let b = m.base { sum &+= regs[Int(b.rawValue)] }
-      if let x = m.index { sum &+= regs[Int(x.rawValue)] &* UInt32(m.scale) }
-      m.displacement = (target &- sum) & m.addressSize.mask
-      if m.addressSize == .a32 && m.base == nil && m.index == nil { m.displacement = target }
-      return .memory(m)
-    }
-    inst.op0 = place(inst.op0)
-    inst.op1 = place(inst.op1)
-    inst.op2 = place(inst.op2)
+    let (inst, regs, flags, data32, data16) = try makeCase(seed: seed)
     let bytes = try Encoder.encode(inst)
-    let flags =
-      (UInt32(truncatingIfNeeded: rng.next()) & (FlagMask.status | Flag.df.mask)) | FlagMask.reservedOne
-    let data32 = Self.randomBytes(Int(Self.dataSize), &rng)
-    let data16 = Self.randomBytes(Int(Self.dataSize), &rng)
+    let mnemonic = inst.mnemonic
 
     // The engine.
     var state = CPUState()
@@ -182,6 +131,20 @@ public final class DifferentialRunner {
     return diffs.isEmpty ? [] : ["\(context): " + diffs.joined(separator: "; ")]
   }
 
+  static func isImmediate(_ o: Operand) -> Bool {
+    if case .immediate = o { true } else { false }
+  }
+
+  static func resized(_ o: Operand, _ size: OperandSize) -> Operand {
+    switch o {
+    case .register(let r, _): return .register(r, size)
+    case .memory(var m):
+      m.size = size
+      return .memory(m)
+    default: return o
+    }
+  }
+
   static func randomBytes(_ count: Int, _ rng: inout SplitMix64) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: count)
     out.withUnsafeMutableBytes { buf in
@@ -189,6 +152,74 @@ public final class DifferentialRunner {
       for k in words.indices { words[k] = rng.next() }
     }
     return out
+  }
+
+  /// The case a seed stands for: the instruction, registers, EFLAGS and the two data areas.
+  public func makeCase(seed: UInt64) throws -> (
+    instruction: Instruction, registers: [UInt32], eflags: UInt32, data32: [UInt8], data16: [UInt8]
+  ) {
+    var rng = SplitMix64(seed: seed)
+    let form = forms[Int(rng.next() % UInt64(forms.count))]
+    var inst = generator.instance(of: form, using: &rng)
+    // unicorn's Core 2 model decodes F3 0F BC/BD as TZCNT/LZCNT, which the modelled CPU does
+    // not have (docs/divergences.md): compare BSF/BSR without the prefix.
+    if inst.mnemonic == .bsf || inst.mnemonic == .bsr, inst.repeatPrefix == .rep { inst.repeatPrefix = .none }
+    // unicorn computes wrong flags for LOCK NEG, and sign-extends RET's imm16
+    // (docs/divergences.md): compare NEG unlocked and RET with releases below 32 KiB.
+    if inst.mnemonic == .neg { inst.lock = false }
+    // unicorn 2.0.1 aborts the whole process (tcg.c:3073, "tcg fatal error") on a 16-bit
+    // CALL/JMP through r/m in 32-bit code (docs/divergences.md): draw those at 32 bits.
+    if inst.mnemonic == .call || inst.mnemonic == .jmp, inst.operandSize == .word, !Self.isImmediate(inst.op0)
+    {
+      inst.operandSize = .dword
+      inst.op0 = Self.resized(inst.op0, .dword)
+    }
+    if inst.mnemonic == .ret, case .immediate(let v) = inst.op0, v >= 0x8000 {
+      inst.op0 = .immediate(v & 0x7FFF)
+    }
+    var regs = (0..<8).map { _ in rng.edgyWord() }
+    let mnemonic = inst.mnemonic
+    // Pointers that must land in mapped data.
+    func into(_ base: UInt32, _ span: UInt32) -> UInt32 { base &+ 0x400 &+ UInt32(rng.next() % UInt64(span)) }
+    regs[Int(GPR.esp.rawValue)] = into(Self.data32 &+ 0x1000, 0x1000) & ~3
+    if mnemonic == .enter || mnemonic == .leave {
+      regs[Int(GPR.ebp.rawValue)] = into(Self.data32 &+ 0x1000, 0x1000) & ~3
+    }
+    if mnemonic.isString {
+      let base = inst.addressSize == .a16 ? Self.data16 : Self.data32
+      for r in [GPR.esi, .edi] {
+        let p = into(base, 0x2000)
+        regs[Int(r.rawValue)] = inst.addressSize == .a16 ? (regs[Int(r.rawValue)] & 0xFFFF_0000) | p : p
+      }
+      if inst.repeatPrefix != .none {
+        let n = UInt32(rng.next() % 6)
+        regs[Int(GPR.ecx.rawValue)] =
+          inst.addressSize == .a16 ? (regs[Int(GPR.ecx.rawValue)] & 0xFFFF_0000) | n : n
+      }
+    }
+    if [.bt, .bts, .btr, .btc].contains(mnemonic), inst.op0.isMemory, case .register(let r, _) = inst.op1 {
+      regs[Int(r.rawValue)] = UInt32(bitPattern: Int32(rng.next() % 513) - 256)
+    }
+    // Memory operands: choose the displacement that puts the address in the data area.
+    func place(_ o: Operand) -> Operand {
+      guard case .memory(var m) = o, mnemonic.isString == false else { return o }
+      let target = into(m.addressSize == .a16 ? Self.data16 : Self.data32, 0x2000)
+      var sum: UInt32 = 0
+      if let b = m.base { sum &+= regs[Int(b.rawValue)] }
+      if let x = m.index { sum &+= regs[Int(x.rawValue)] &* UInt32(m.scale) }
+      m.displacement = (target &- sum) & m.addressSize.mask
+      if m.addressSize == .a32 && m.base == nil && m.index == nil { m.displacement = target }
+      return .memory(m)
+    }
+    inst.op0 = place(inst.op0)
+    inst.op1 = place(inst.op1)
+    inst.op2 = place(inst.op2)
+    let flags =
+      (UInt32(truncatingIfNeeded: rng.next()) & (FlagMask.status | Flag.df.mask)) | FlagMask.reservedOne
+    let data32 = Self.randomBytes(Int(Self.dataSize), &rng)
+    let data16 = Self.randomBytes(Int(Self.dataSize), &rng)
+
+    return (inst, regs, flags, data32, data16)
   }
 
   /// Registers (or the memory destination) whose value the SDM leaves undefined in this case.

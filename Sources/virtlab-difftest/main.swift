@@ -1,13 +1,24 @@
 // `make difftest N=…`: the engine against unicorn on N seeded cases (release build), the long
 // form of ExecEngineTests' DifferentialTests. Prints every mismatch with its seed; exits 1 on any.
 import Foundation
+import ISAModel
 import ISATestSupport
 
 let arguments = CommandLine.arguments
+// `virtlab-difftest show SEED`: the case a seed stands for, without running it.
+if arguments.count == 3, arguments[1] == "show", let seed = UInt64(arguments[2]) {
+  let runner = try DifferentialRunner()
+  let c = try runner.makeCase(seed: seed)
+  let bytes = try Encoder.encode(c.instruction).map { String($0, radix: 16) }.joined(separator: " ")
+  print("seed \(seed): \(c.instruction) [\(bytes)]")
+  print("registers: " + c.registers.map { String($0, radix: 16) }.joined(separator: " "))
+  print("eflags: " + String(c.eflags, radix: 16))
+  exit(0)
+}
 let count = arguments.count > 1 ? Int(arguments[1]) : 100_000
 let first = arguments.count > 2 ? UInt64(arguments[2]) : 0xD1FF_0000_0000
 guard let count, let first, count > 0 else {
-  FileHandle.standardError.write(Data("usage: virtlab-difftest [CASES] [FIRST-SEED]\n".utf8))
+  FileHandle.standardError.write(Data("usage: virtlab-difftest [CASES] [FIRST-SEED] | show SEED\n".utf8))
   exit(64)
 }
 let runner = try DifferentialRunner()

@@ -148,3 +148,26 @@ func runGuest(_ source: String, budget: UInt64 = 1_000_000) throws -> (Machine, 
     #expect(lazy.state == eager.state, "\(lazy.state.differences(from: eager.state))")
   }
 }
+
+@Suite struct SixteenBitTransferTests {
+  /// 66 FF /2: CALL r/m16 pushes the 16-bit IP and jumps to the zero-extended 16-bit target
+  /// (SDM Vol. 2A, CALL: "tempEIP ← tempEIP AND 0000FFFFH").
+  @Test func sixteenBitIndirectCall() throws {
+    let (m, out) = try runGuest(
+      """
+        mov esp, 0x8000
+        mov dword [0x3000], 0x12345020
+        o16 call word [0x3000]
+        hlt
+      times 0x5020 - 0x1000 - ($ - $$) db 0x90
+        mov eax, 0x77
+        hlt
+      """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.eax] == 0x77)
+    #expect(m.state.eip == 0x5026)
+    #expect(m.state[.esp] == 0x7FFE)  // two bytes pushed
+    // The pushed return address is the 16-bit IP after the call (0x1000 + 5 + 10 + 7).
+    #expect(m.memory.read(PhysicalAddress(0x7FFE), .word) == 0x1016)
+  }
+}
