@@ -17,10 +17,7 @@ public final class DifferentialRunner {
   static let regions: [(address: UInt64, size: Int)] = [(0, 0x1_0000), (UInt64(data32), Int(dataSize))]
 
   let machine: Machine
-  var unicorn: Unicorn
-  /// Cases since `unicorn` was made: unicorn 2.0.1's code generator aborts (tcg.c "tcg fatal
-  /// error") after some hundred thousand translations, so it is renewed every so often.
-  var casesOnThisUnicorn = 0
+  let unicorn: Unicorn
   let forms: [Form]
   var generator = InstructionGenerator()
 
@@ -37,11 +34,6 @@ public final class DifferentialRunner {
 
   /// One case. Returns a description of every difference (empty when they agree).
   public func run(seed: UInt64) throws -> [String] {
-    casesOnThisUnicorn += 1
-    if casesOnThisUnicorn > 5_000 {
-      unicorn = try Unicorn(regions: Self.regions)
-      casesOnThisUnicorn = 1
-    }
     let (inst, regs, flags, data32, data16) = try makeCase(seed: seed)
     let bytes = try Encoder.encode(inst)
     let mnemonic = inst.mnemonic
