@@ -133,6 +133,16 @@ extension Mnemonic {
     }
   }
 
+  /// The SDM's privilege condition for the instruction ("#GP(0) if the current privilege level
+  /// is not 0"), as an attribute that `Semantics.execute` checks before the semantics run —
+  /// the same check for the engine and the Verifier, never code inside a handler.
+  public var requiresCPL0: Bool {
+    switch self {
+    case .hlt: true
+    default: false
+    }
+  }
+
   /// The exceptions the instruction itself can raise in this model (memory operands add the
   /// protection and paging faults once those exist; a LOCK where it is not allowed is #UD).
   public var faults: Set<Exception> {

@@ -171,3 +171,17 @@ func runGuest(_ source: String, budget: UInt64 = 1_000_000) throws -> (Machine, 
     #expect(m.memory.read(PhysicalAddress(0x7FFE), .word) == 0x1016)
   }
 }
+
+@Suite struct PrivilegeCheckTests {
+  /// HLT at CPL 3 is #GP(0) (SDM Vol. 2A, HLT), from the table attribute.
+  @Test func hltOutsideRingZeroIsGP() {
+    let m = Machine(memorySize: 1 << 20)
+    var s = CPUState()
+    s.eip = 0x1000
+    s[.cs] = SegmentState(selector: 0x1B, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC0FA)  // CPL 3
+    m.state = s
+    m.load([0xF4], at: PhysicalAddress(0x1000))
+    #expect(m.step() == .fault(Fault(.gp, errorCode: 0)))
+    #expect(!m.state.halted)
+  }
+}

@@ -5,6 +5,8 @@ extension Semantics {
   @inlinable
   public static func execute<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
+    // Checks the SDM states for the instruction as a whole come first (attributes, not code).
+    if i.mnemonic.requiresCPL0 { try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0)) }
     switch i.mnemonic {
     case .add: try add(&c, i)
     case .or: try or(&c, i)
@@ -74,10 +76,8 @@ extension Semantics {
     case .cmc: c.setFlag(.cf, d.not(c.flag(.cf)))
     case .cld: c.setFlag(.df, d.truth(false))
     case .std: c.setFlag(.df, d.truth(true))
-    // F4: HLT — #GP(0) unless CPL = 0 (SDM Vol. 2A, HLT).
-    case .hlt:
-      try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0))
-      c.halt()
+    // F4: HLT (SDM Vol. 2A, HLT; its CPL 0 requirement is `Mnemonic.requiresCPL0`).
+    case .hlt: c.halt()
     // 0F 0B: UD2 — raises #UD by definition.
     case .ud2: try c.raise(Fault(.ud), when: d.truth(true))
     }
