@@ -60,6 +60,7 @@ struct Core: ExecutionContext {
   var pending = FlagRecord<UInt32>(.logic, .dword, a: 0, b: 0, result: 0, carry: 0)
   var pendingMask: UInt32 = 0
   var cpl: UInt8 = 0
+  var iopl: UInt8 = 0
   var halted = false
   /// Compute flags after every instruction instead of when read (for measuring laziness).
   var eagerFlags = false
@@ -67,10 +68,12 @@ struct Core: ExecutionContext {
   var leaveBlock = false
   let memory: PhysicalMemory
   let code: CodePages
+  let ports: PortBus
 
-  init(memory: PhysicalMemory, code: CodePages, registerFile: UnsafeMutablePointer<UInt32>) {
+  init(memory: PhysicalMemory, code: CodePages, ports: PortBus, registerFile: UnsafeMutablePointer<UInt32>) {
     self.memory = memory
     self.code = code
+    self.ports = ports
     self.registerFile = registerFile
   }
 
@@ -127,6 +130,16 @@ struct Core: ExecutionContext {
   mutating func writeLinear(_ address: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
     memory.write(PhysicalAddress(address), size, v)
     if code.written(address, size) { leaveBlock = true }
+  }
+
+  mutating func readPort(_ port: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
+    ports.read(UInt16(truncatingIfNeeded: port), size)
+  }
+
+  mutating func writePort(_ port: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
+    ports.write(UInt16(truncatingIfNeeded: port), size, v)
+    // A device may end the run (debug exit): leave the block so the loop looks.
+    if ports.exitRequest != nil { leaveBlock = true }
   }
 
   @inline(__always)

@@ -12,6 +12,10 @@ public struct EventCounts: Hashable, Sendable, Codable {
   /// Accesses to physical addresses backed by nothing.
   public var openBusReads: UInt64 = 0
   public var openBusWrites: UInt64 = 0
+  /// IN and OUT accesses, and those to ports no device answers.
+  public var portReads: UInt64 = 0
+  public var portWrites: UInt64 = 0
+  public var portsUnclaimed: UInt64 = 0
 
   public init() {}
 
@@ -20,7 +24,8 @@ public struct EventCounts: Hashable, Sendable, Codable {
     [
       ("instructions.retired", instructionsRetired), ("decode.blocks", blocksDecoded),
       ("decode.instructions", instructionsDecoded), ("decode.invalidations", codeInvalidations),
-      ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites),
+      ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites), ("io.reads", portReads),
+      ("io.writes", portWrites), ("io.unclaimed", portsUnclaimed),
     ]
   }
 }

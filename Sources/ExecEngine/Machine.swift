@@ -12,6 +12,8 @@ public enum StopReason: Hashable, Sendable, Codable {
   case fault(Fault)
   case modelGap(String)
   case budgetExhausted
+  /// The guest wrote this value to the debug-exit port.
+  case debugExit(UInt32)
 }
 
 /// The end of a run: why, where, and how far it got.
@@ -30,6 +32,11 @@ public final class Machine {
 
   var cache = DecodeCache()
   let registerFile: UnsafeMutablePointer<UInt32>
+  /// The I/O ports: COM1 (a 16550) at 0x3F8 and the debug-exit port at 0x501.
+  public let ports: PortBus
+  public let serial: Serial16550
+  public static let serialPort: UInt16 = 0x3F8
+  public static let debugExitPort: UInt16 = 0x501
 
   deinit { registerFile.deallocate() }
 
@@ -38,7 +45,11 @@ public final class Machine {
     code = CodePages(memorySize: memorySize)
     registerFile = .allocate(capacity: 16)
     registerFile.initialize(repeating: 0, count: 16)
-    core = Core(memory: memory, code: code, registerFile: registerFile)
+    ports = PortBus()
+    serial = Serial16550()
+    ports.attach(serial, at: Self.serialPort, count: 8)
+    ports.attach(DebugExit(bus: ports), at: Self.debugExitPort, count: 1)
+    core = Core(memory: memory, code: code, ports: ports, registerFile: registerFile)
   }
 
   /// The CPU state as a value.
@@ -60,6 +71,7 @@ public final class Machine {
       core.pendingMask = 0
       for seg in SegmentRegister.allCases { core.setSegmentBase(seg, newValue[seg].base) }
       core.cpl = newValue.cpl
+      core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       core.halted = newValue.halted
     }
   }
@@ -87,6 +99,9 @@ public final class Machine {
     e.codeInvalidations = code.invalidations
     e.openBusReads = UInt64(memory.openBusReads)
     e.openBusWrites = UInt64(memory.openBusWrites)
+    e.portReads = ports.reads
+    e.portWrites = ports.writes
+    e.portsUnclaimed = ports.unclaimed
     return e
   }
 
@@ -106,7 +121,7 @@ public final class Machine {
   public func step() -> StepResult {
     let out = run(budget: 1)
     switch out.reason {
-    case .budgetExhausted: return .retired
+    case .budgetExhausted, .debugExit: return .retired
     case .halted: return out.instructionsRetired == 1 || core.halted ? .halted : .retired
     case .fault(let f): return .fault(f)
     case .modelGap(let what): return .modelGap(what)
@@ -157,6 +172,9 @@ public final class Machine {
         return RunOutcome(reason: Self.reason(stopped), eip: c.eip, instructionsRetired: retired)
       }
       if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
+      if let value = ports.exitRequest {
+        return RunOutcome(reason: .debugExit(value), eip: c.eip, instructionsRetired: retired)
+      }
       if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
         switch cache.stops[b.stop] {
         case .fault(let f): return RunOutcome(reason: .fault(f), eip: c.eip, instructionsRetired: retired)

@@ -25,12 +25,18 @@ public protocol ExecutionContext {
 
   /// The current privilege level (concrete: a monitor configuration fixes it per query).
   var cpl: UInt8 { get }
+  /// EFLAGS.IOPL (concrete, like the CPL).
+  var iopl: UInt8 { get }
   /// The base address of a segment (hidden descriptor cache; SDM Vol. 3A §3.4.3).
   func segmentBase(_ s: SegmentRegister) -> Value
 
   /// Reads `size` bytes at a linear address, little-endian (paging is the context's).
   mutating func readLinear(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
   mutating func writeLinear(_ address: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
+
+  /// Reads `size` bytes from an I/O port (SDM Vol. 1 §19.2, the 64 K I/O address space).
+  mutating func readPort(_ port: Value, _ size: OperandSize) throws(Interrupt) -> Value
+  mutating func writePort(_ port: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
 
   /// Raises `fault` when `condition` holds; the instruction then has no effect.
   mutating func raise(_ fault: Fault, when condition: Truth) throws(Interrupt)

@@ -17,14 +17,17 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case movs, stos, lods, cmps, scas
   // Flags
   case clc, stc, cmc, cld, std
-  // System instructions implemented so far
-  case hlt, ud2
+  // System instructions implemented so far (IN and OUT are `input` and `output`: `in` is a
+  // Swift keyword)
+  case hlt, ud2, input, output
 
   public var name: String {
     switch self {
     case .cmovcc: "cmov"
     case .setcc: "set"
     case .jcc: "j"
+    case .input: "in"
+    case .output: "out"
     default: String(describing: self)
     }
   }
@@ -129,6 +132,8 @@ extension Mnemonic {
     case .ret: [.read]
     case .movs, .stos, .lods: [.write, .read]
     case .cmps, .scas: [.read, .read]
+    case .input: [.write, .read]
+    case .output: [.read, .read]
     case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2: []
     }
   }
@@ -149,7 +154,7 @@ extension Mnemonic {
     switch self {
     case .div, .idiv: [.de]
     case .ud2: [.ud]
-    case .hlt: [.gp]
+    case .hlt, .input, .output: [.gp]
     default: []
     }
   }

@@ -314,6 +314,14 @@ public enum OpcodeTable {
     add("FD", .std, [])
 
     // System instructions implemented so far.
+    add("E4 ib", .input, [.fixed(.eax, .b), .i(.b)])
+    add("E5 ib", .input, [.fixed(.eax, .v), .i(.b)])
+    add("EC", .input, [.fixed(.eax, .b), .fixed(.edx, .w)])
+    add("ED", .input, [.fixed(.eax, .v), .fixed(.edx, .w)])
+    add("E6 ib", .output, [.i(.b), .fixed(.eax, .b)])
+    add("E7 ib", .output, [.i(.b), .fixed(.eax, .v)])
+    add("EE", .output, [.fixed(.edx, .w), .fixed(.eax, .b)])
+    add("EF", .output, [.fixed(.edx, .w), .fixed(.eax, .v)])
     add("F4", .hlt, [])
     add("0F 0B", .ud2, [])
     return f
@@ -330,9 +338,7 @@ public enum OpcodeTable {
     0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
     0xDC: "x87 escape DC", 0xDD: "x87 escape DD", 0xDE: "x87 escape DE", 0xDF: "x87 escape DF",
-    0xE4: "IN AL, imm8", 0xE5: "IN eAX, imm8", 0xE6: "OUT imm8, AL", 0xE7: "OUT imm8, eAX",
-    0xEA: "JMP far ptr16:32", 0xEC: "IN AL, DX", 0xED: "IN eAX, DX", 0xEE: "OUT DX, AL",
-    0xEF: "OUT DX, eAX", 0xF1: "INT1", 0xFA: "CLI", 0xFB: "STI",
+    0xEA: "JMP far ptr16:32", 0xF1: "INT1", 0xFA: "CLI", 0xFB: "STI",
   ]
 
   /// Valid only with a memory operand; the register form is #UD (SDM: "#UD if source operand

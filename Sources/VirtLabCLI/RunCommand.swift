@@ -48,6 +48,10 @@ struct RunCommand: ParsableCommand {
     let detail: String?
     let eip: String
     let instructions: UInt64
+    /// What the guest wrote to the serial port (COM1), as text.
+    let serial: String
+    /// The value written to the debug-exit port, if the run ended that way.
+    let debugExit: UInt32?
     let registers: Registers
     let events: [String: UInt64]
   }
@@ -107,11 +111,14 @@ struct RunCommand: ParsableCommand {
       case .fault(let f): (.guestFault, "fault", f.description)
       case .modelGap(let what): (.modelGap, "model-gap", what)
       case .budgetExhausted: (.budgetExhausted, "budget-exhausted", "\(budget) instructions")
+      case .debugExit(let value): (.success, "debug-exit", "0x" + String(value, radix: 16))
       }
     let events = Dictionary(uniqueKeysWithValues: machine.events.named.map { ($0.name, $0.value) })
     let result = Result(
       guest: file.path, bytes: binary.count, stop: stop, detail: detail, eip: hex32(outcome.eip),
       instructions: outcome.instructionsRetired,
+      serial: String(decoding: machine.serial.output, as: UTF8.self),
+      debugExit: { if case .debugExit(let v) = outcome.reason { v } else { nil } }(),
       registers: Registers(
         eax: hex32(s[.eax]), ecx: hex32(s[.ecx]), edx: hex32(s[.edx]), ebx: hex32(s[.ebx]),
         esp: hex32(s[.esp]),
@@ -120,12 +127,18 @@ struct RunCommand: ParsableCommand {
       events: events)
     if !output.json {
       print("guest: \(file.path) (\(binary.count) bytes at \(hex32(load)), entry \(hex32(start)))")
+      if !machine.serial.output.isEmpty {
+        print("serial:")
+        let text = String(decoding: machine.serial.output, as: UTF8.self)
+        print(text, terminator: text.hasSuffix("\n") ? "" : "\n")
+      }
       let why =
         switch outcome.reason {
         case .halted: "halted (HLT)"
         case .fault(let f): "fault \(f)"
         case .modelGap(let what): "model gap: \(what) is not modelled yet"
         case .budgetExhausted: "instruction budget of \(budget) exhausted"
+        case .debugExit(let value): "debug exit with value 0x\(String(value, radix: 16))"
         }
       print("stopped: \(why) at eip \(hex32(outcome.eip)) after \(outcome.instructionsRetired) instructions")
       print("eax=\(hex32(s[.eax])) ecx=\(hex32(s[.ecx])) edx=\(hex32(s[.edx])) ebx=\(hex32(s[.ebx]))")

@@ -68,3 +68,18 @@ import Testing
     #expect(r.out.contains("stopped:"), "seed \(seed)")
   }
 }
+
+@Suite struct RunDeviceTests {
+  @Test func showsSerialOutputAndTheDebugExitValue() throws {
+    let r = try VirtLabProcess.run(["run", "hello"])
+    #expect(r.code == 0, "\(r.err)")
+    #expect(r.out.contains("serial:\nhello from the guest\n"))
+    #expect(r.out.contains("stopped: debug exit with value 0x2a"))
+    let j = try VirtLabProcess.run(["run", "hello", "--json"])
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(j.out.utf8)) as? [String: Any])
+    let result = try #require(report["result"] as? [String: Any])
+    #expect(result["serial"] as? String == "hello from the guest\n")
+    #expect(result["debugExit"] as? Int == 42)
+    #expect(result["stop"] as? String == "debug-exit")
+  }
+}

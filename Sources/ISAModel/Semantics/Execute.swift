@@ -76,6 +76,7 @@ extension Semantics {
     case .cmc: c.setFlag(.cf, d.not(c.flag(.cf)))
     case .cld: c.setFlag(.df, d.truth(false))
     case .std: c.setFlag(.df, d.truth(true))
+    case .input, .output: try inputOutput(&c, i)
     // F4: HLT (SDM Vol. 2A, HLT; its CPL 0 requirement is `Mnemonic.requiresCPL0`).
     case .hlt: c.halt()
     // 0F 0B: UD2 — raises #UD by definition.
