@@ -61,6 +61,7 @@ struct Core: ExecutionContext {
   var pendingMask: UInt32 = 0
   var cpl: UInt8 = 0
   var iopl: UInt8 = 0
+  var cpuModel = CPUModel.core2
   var halted = false
   /// Compute flags after every instruction instead of when read (for measuring laziness).
   var eagerFlags = false

@@ -27,6 +27,8 @@ public protocol ExecutionContext {
   var cpl: UInt8 { get }
   /// EFLAGS.IOPL (concrete, like the CPL).
   var iopl: UInt8 { get }
+  /// The processor CPUID describes.
+  var cpuModel: CPUModel { get }
   /// The base address of a segment (hidden descriptor cache; SDM Vol. 3A §3.4.3).
   func segmentBase(_ s: SegmentRegister) -> Value
 

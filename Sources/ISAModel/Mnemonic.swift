@@ -19,7 +19,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case clc, stc, cmc, cld, std
   // System instructions implemented so far (IN and OUT are `input` and `output`: `in` is a
   // Swift keyword)
-  case hlt, ud2, input, output
+  case hlt, ud2, input, output, cpuid
 
   public var name: String {
     switch self {
@@ -134,7 +134,7 @@ extension Mnemonic {
     case .cmps, .scas: [.read, .read]
     case .input: [.write, .read]
     case .output: [.read, .read]
-    case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2: []
+    case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2, .cpuid: []
     }
   }
 

@@ -323,6 +323,7 @@ public enum OpcodeTable {
     add("EE", .output, [.fixed(.edx, .w), .fixed(.eax, .b)])
     add("EF", .output, [.fixed(.edx, .w), .fixed(.eax, .v)])
     add("F4", .hlt, [])
+    add("0F A2", .cpuid, [])
     add("0F 0B", .ud2, [])
     return f
   }

@@ -87,7 +87,7 @@ import Testing
     #expect(m.step() == .halted)
     let gap = Machine(memorySize: 1 << 20)
     gap.state = s
-    gap.load([0x0F, 0xA2], at: PhysicalAddress(0x1000))
-    #expect(gap.step() == .modelGap("CPUID"))
+    gap.load([0x0F, 0x31], at: PhysicalAddress(0x1000))
+    #expect(gap.step() == .modelGap("RDTSC"))
   }
 }

@@ -40,7 +40,8 @@ import Testing
     #expect(mnemonic([0x0F, 0x6F, 0xC1]) == "#UD")  // MOVQ mm: no MMX
     #expect(mnemonic([0x0F, 0x38, 0x00, 0xC1]) == "#UD")  // PSHUFB: no SSSE3
     #expect(mnemonic([0xD9, 0xE8]) == "gap: x87 escape D9")  // FLD1
-    #expect(mnemonic([0x0F, 0xA2]) == "gap: CPUID")
+    #expect(mnemonic([0x0F, 0x31]) == "gap: RDTSC")
+    #expect(mnemonic([0x0F, 0xA2]) == "cpuid")
     #expect(mnemonic([0x0F, 0x05]) == "#UD")  // SYSCALL: 64-bit only on Intel
     #expect(mnemonic([0x0F, 0x0B]) == "ud2")
     #expect(mnemonic([0x0F, 0x1F, 0x44, 0x00, 0x00]) == "nop dword [eax+eax]")  // the 5-byte NOP

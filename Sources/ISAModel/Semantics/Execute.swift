@@ -77,6 +77,7 @@ extension Semantics {
     case .cld: c.setFlag(.df, d.truth(false))
     case .std: c.setFlag(.df, d.truth(true))
     case .input, .output: try inputOutput(&c, i)
+    case .cpuid: try cpuid(&c, i)
     // F4: HLT (SDM Vol. 2A, HLT; its CPL 0 requirement is `Mnemonic.requiresCPL0`).
     case .hlt: c.halt()
     // 0F 0B: UD2 — raises #UD by definition.
