@@ -208,15 +208,9 @@ public enum Decoder {
       case .x(let s):
         operands.append(
           .memory(
-            MemoryOperand(
-              segment: segment ?? .ds, base: .esi, index: nil, scale: 1, displacement: 0,
-              size: s.resolve(operandSize), addressSize: addressSize)))
+            .stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize)))
       case .y(let s):
-        operands.append(
-          .memory(
-            MemoryOperand(
-              segment: .es, base: .edi, index: nil, scale: 1, displacement: 0,
-              size: s.resolve(operandSize), addressSize: addressSize)))
+        operands.append(.memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize)))
       }
     }
     // LOCK only on the listed instructions with a memory destination (SDM Vol. 2A, LOCK).

@@ -90,12 +90,14 @@ public enum Encoder {
       case .one:
         guard op == .immediate(1) else { throw EncodeError(message: "\(spec): operand \(k) must be 1") }
       case .x(let s):
-        guard op == stringOperand(.esi, i.segmentOverride ?? .ds, s.resolve(i.operandSize), i.addressSize)
-        else {
+        let source = MemoryOperand.stringSource(
+          segment: i.segmentOverride ?? .ds, size: s.resolve(i.operandSize), addressSize: i.addressSize)
+        guard op == .memory(source) else {
           throw EncodeError(message: "\(spec): operand \(k) must be the string source")
         }
       case .y(let s):
-        guard op == stringOperand(.edi, .es, s.resolve(i.operandSize), i.addressSize) else {
+        guard op == .memory(.stringDestination(size: s.resolve(i.operandSize), addressSize: i.addressSize))
+        else {
           throw EncodeError(message: "\(spec): operand \(k) must be the string destination")
         }
       }
@@ -121,14 +123,6 @@ public enum Encoder {
       }
     }
     return out + tail
-  }
-
-  static func stringOperand(_ base: GPR, _ seg: SegmentRegister, _ size: OperandSize, _ a: AddressSize)
-    -> Operand
-  {
-    .memory(
-      MemoryOperand(
-        segment: seg, base: base, index: nil, scale: 1, displacement: 0, size: size, addressSize: a))
   }
 
   /// ModRM (with the given reg), SIB and displacement for a memory operand.

@@ -39,6 +39,21 @@ public struct MemoryOperand: Hashable, Sendable, Codable {
 }
 
 extension MemoryOperand {
+  /// The string source DS:(E)SI, or another segment by override (SDM Vol. 1 §7.3.9).
+  public static func stringSource(segment: SegmentRegister, size: OperandSize, addressSize: AddressSize)
+    -> Self
+  {
+    MemoryOperand(
+      segment: segment, base: .esi, index: nil, scale: 1, displacement: 0, size: size,
+      addressSize: addressSize)
+  }
+
+  /// The string destination ES:(E)DI (never overridden).
+  public static func stringDestination(size: OperandSize, addressSize: AddressSize) -> Self {
+    MemoryOperand(
+      segment: .es, base: .edi, index: nil, scale: 1, displacement: 0, size: size, addressSize: addressSize)
+  }
+
   /// The base and index of each 16-bit ModRM r/m value (SDM Vol. 2A Table 2-1): BX+SI, BX+DI,
   /// BP+SI, BP+DI, SI, DI, BP (a bare disp16 when mod = 00), BX.
   public static let addressing16: [(base: GPR?, index: GPR?)] = [
