@@ -109,7 +109,7 @@ struct Core: ExecutionContext {
 
   /// Computes the pending flags into `flagBits`.
   mutating func materialize() {
-    flagBits = (flagBits & ~pendingMask) | (FlagSemantics.bits(pending) & pendingMask)
+    flagBits = eflags
     pendingMask = 0
   }
 

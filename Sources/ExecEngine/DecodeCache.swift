@@ -81,10 +81,6 @@ struct DecodeCache {
   }
 
   static func endsBlock(_ i: Instruction) -> Bool {
-    switch i.mnemonic {
-    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .hlt: true
-    case .movs, .stos, .lods, .cmps, .scas: i.repeatPrefix != .none
-    default: false
-    }
+    i.mnemonic.isControlTransfer || i.mnemonic == .hlt || (i.mnemonic.isString && i.repeatPrefix != .none)
   }
 }

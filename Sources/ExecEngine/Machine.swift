@@ -122,7 +122,7 @@ public final class Machine {
     let out = run(budget: 1)
     switch out.reason {
     case .budgetExhausted, .debugExit: return .retired
-    case .halted: return out.instructionsRetired == 1 || core.halted ? .halted : .retired
+    case .halted: return .halted
     case .fault(let f): return .fault(f)
     case .modelGap(let what): return .modelGap(what)
     }

@@ -88,6 +88,14 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     }
   }
 
+  /// Near transfers of control: what ends a straight-line run of instructions.
+  public var isControlTransfer: Bool {
+    switch self {
+    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz: true
+    default: false
+    }
+  }
+
   /// String instructions take REP prefixes and iterate one element per step.
   public var isString: Bool {
     switch self {

@@ -69,9 +69,8 @@ public final class DifferentialRunner {
     let next = Self.code &+ UInt32(bytes.count)
     // Control transfers run one instruction; everything else runs until EIP reaches the next
     // instruction (unicorn reports an exception only when it runs to completion that way).
-    let transfers: Set<Mnemonic> = [.jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz]
     let stop =
-      transfers.contains(mnemonic)
+      mnemonic.isControlTransfer
       ? unicorn.run(from: Self.code, until: 0xFFFF_FFFF, count: 1)
       : unicorn.run(from: Self.code, until: next, count: 0)
 
@@ -89,7 +88,7 @@ public final class DifferentialRunner {
       // to an unmapped target means the transfer itself completed.
       if code == 10 {
         theirFault = 6
-      } else if code == 8 && transfers.contains(mnemonic) {
+      } else if code == 8 && mnemonic.isControlTransfer {
         theirFault = nil
       } else {
         return ["\(context): unicorn error \(message)"]
