@@ -2,6 +2,10 @@
 /// it, diff it, encode it. Memory is apart (`PhysicalMemory.snapshot()`).
 import ISAModel
 
+func hex64(_ v: UInt64) -> String {
+  "0x" + String(v, radix: 16, uppercase: true)
+}
+
 /// A segment register with its hidden descriptor cache (SDM Vol. 3A §3.4.3).
 public struct SegmentState: Hashable, Sendable, Codable {
   public var selector: UInt16
@@ -49,6 +53,12 @@ public struct CPUState: Hashable, Sendable, Codable {
   public var cr2: UInt32
   public var cr3: UInt32
   public var cr4: UInt32
+  /// DR0, DR1, DR2, DR3, DR6, DR7 (DR4 and DR5 are aliases; SDM Vol. 3A §17.2).
+  public var debugRegisters: [UInt32]
+  /// The stored MSRs by index (`ModelSpecificRegister.all`; the TSC is `tsc`).
+  public var msrs: [UInt32: UInt64]
+  /// The time-stamp counter.
+  public var tsc: UInt64
   public var halted: Bool
 
   public init() {
@@ -60,11 +70,56 @@ public struct CPUState: Hashable, Sendable, Codable {
     }
     gdtr = TableRegister(base: 0, limit: 0xFFFF)
     idtr = TableRegister(base: 0, limit: 0x3FF)
-    cr0 = 0x10
+    // Protected mode (PE) with ET: the model has no real-address mode (docs/loading.md).
+    cr0 = CR0.pe | CR0.et
     cr2 = 0
     cr3 = 0
     cr4 = 0
+    debugRegisters = [0, 0, 0, 0, DebugRegisterBits.dr6Fixed, DebugRegisterBits.dr7Fixed]
+    msrs = [:]
+    for m in ModelSpecificRegister.all where m.kind == .storage { msrs[m.index] = m.reset }
+    tsc = 0
     halted = false
+  }
+
+  /// The value of a system register in this state.
+  public subscript(r: SystemRegister) -> UInt32 {
+    get {
+      switch r {
+      case .cr0: cr0
+      case .cr2: cr2
+      case .cr3: cr3
+      case .cr4: cr4
+      case .dr0: debugRegisters[0]
+      case .dr1: debugRegisters[1]
+      case .dr2: debugRegisters[2]
+      case .dr3: debugRegisters[3]
+      case .dr6: debugRegisters[4]
+      case .dr7: debugRegisters[5]
+      case .gdtrBase: gdtr.base
+      case .gdtrLimit: UInt32(gdtr.limit)
+      case .idtrBase: idtr.base
+      case .idtrLimit: UInt32(idtr.limit)
+      }
+    }
+    set {
+      switch r {
+      case .cr0: cr0 = newValue
+      case .cr2: cr2 = newValue
+      case .cr3: cr3 = newValue
+      case .cr4: cr4 = newValue
+      case .dr0: debugRegisters[0] = newValue
+      case .dr1: debugRegisters[1] = newValue
+      case .dr2: debugRegisters[2] = newValue
+      case .dr3: debugRegisters[3] = newValue
+      case .dr6: debugRegisters[4] = newValue
+      case .dr7: debugRegisters[5] = newValue
+      case .gdtrBase: gdtr.base = newValue
+      case .gdtrLimit: gdtr.limit = UInt16(truncatingIfNeeded: newValue)
+      case .idtrBase: idtr.base = newValue
+      case .idtrLimit: idtr.limit = UInt16(truncatingIfNeeded: newValue)
+      }
+    }
   }
 
   public subscript(r: GPR) -> UInt32 {
@@ -97,6 +152,16 @@ public struct CPUState: Hashable, Sendable, Codable {
     where a != b {
       out.append("\(name): \(hex32(a)) → \(hex32(b))")
     }
+    for (k, name) in ["dr0", "dr1", "dr2", "dr3", "dr6", "dr7"].enumerated()
+    where debugRegisters[k] != other.debugRegisters[k] {
+      out.append("\(name): \(hex32(debugRegisters[k])) → \(hex32(other.debugRegisters[k]))")
+    }
+    for m in ModelSpecificRegister.all where msrs[m.index] != other.msrs[m.index] {
+      out.append(
+        "\(m.name): \(msrs[m.index].map { hex64($0) } ?? "-") → \(other.msrs[m.index].map { hex64($0) } ?? "-")"
+      )
+    }
+    if tsc != other.tsc { out.append("tsc: \(tsc) → \(other.tsc)") }
     if gdtr != other.gdtr { out.append("gdtr: \(gdtr) → \(other.gdtr)") }
     if idtr != other.idtr { out.append("idtr: \(idtr) → \(other.idtr)") }
     if halted != other.halted { out.append("halted: \(halted) → \(other.halted)") }

@@ -47,12 +47,30 @@ final class CodePages {
   }
 }
 
+/// Where each register lives in the register file.
+enum RegisterSlot {
+  static let segmentBases = 8
+  static let systemRegisters = 16
+  static let msrs = 32
+  static let count = 64
+
+  @inline(__always) static func system(_ r: SystemRegister) -> Int { systemRegisters + Int(r.rawValue) }
+  /// Low half; the high half follows.
+  static func msr(_ m: ModelSpecificRegister) -> Int? { m.storageSlot.map { msrs + 2 * $0 } }
+}
+
 struct Core: ExecutionContext {
   typealias Domain = Concrete
 
-  /// GPRs 0–7 then segment bases 8–13, in storage the machine owns: indexing a pointer costs a
-  /// load, where indexing a value array with a run-time index made the optimiser copy it.
+  /// GPRs 0–7, segment bases 8–13, system registers from 16 and stored MSRs from 32
+  /// (`RegisterSlot`), in storage the machine owns: indexing a pointer costs a load, where
+  /// indexing a value array with a run-time index made the optimiser copy it.
   let registerFile: UnsafeMutablePointer<UInt32>
+  /// The virtual clock at the start of the current block (the run loop sets it; instructions
+  /// that read it start a block, so it is exact for them).
+  var clock: UInt64 = 0
+  /// TSC = clock + offset (a WRMSR of the TSC sets the offset).
+  var tscOffset: UInt64 = 0
   var eip: UInt32 = 0
   var currentInstruction: UInt32 = 0
   /// EFLAGS; the bits in `pendingMask` are stale and come from `pending`.
@@ -123,6 +141,45 @@ struct Core: ExecutionContext {
     registerFile[8 + Int(s.rawValue)] = v
   }
 
+  @inline(__always) func systemRegister(_ r: SystemRegister) -> UInt32 {
+    registerFile[RegisterSlot.system(r)]
+  }
+
+  mutating func setSystemRegister(_ r: SystemRegister, _ v: UInt32) throws(Interrupt) {
+    if r == .cr0 && v & CR0.pg != 0 { throw .modelGap("paging (CR0.PG = 1)") }
+    registerFile[RegisterSlot.system(r)] = r == .gdtrLimit || r == .idtrLimit ? v & 0xFFFF : v
+    // Control registers can change how the next instruction is fetched and run.
+    leaveBlock = true
+  }
+
+  func msr(_ m: ModelSpecificRegister) -> (low: UInt32, high: UInt32) {
+    guard let k = RegisterSlot.msr(m) else { return (0, 0) }
+    return (registerFile[k], registerFile[k + 1])
+  }
+
+  mutating func setMSR(_ m: ModelSpecificRegister, low: UInt32, high: UInt32) throws(Interrupt) {
+    guard let k = RegisterSlot.msr(m) else { return }
+    registerFile[k] = low
+    registerFile[k + 1] = high
+  }
+
+  var timeStampCounter: (low: UInt32, high: UInt32) {
+    let t = clock &+ tscOffset
+    return (UInt32(truncatingIfNeeded: t), UInt32(truncatingIfNeeded: t >> 32))
+  }
+
+  mutating func setTimeStampCounter(low: UInt32, high: UInt32) {
+    tscOffset = (UInt64(high) << 32 | UInt64(low)) &- clock
+  }
+
+  mutating func setIOPL(_ v: UInt32) {
+    iopl = UInt8((v >> 12) & 3)
+    flagBits = (flagBits & ~FlagMask.iopl) | (v & FlagMask.iopl)
+  }
+
+  // No TLB yet: paging is not modelled, so nothing is cached.
+  mutating func invalidatePage(_ linear: UInt32) {}
+
   // Paging is off in this model so far: linear = physical.
   @inline(__always)
   mutating func readLinear(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
@@ -148,6 +205,11 @@ struct Core: ExecutionContext {
   @inline(__always)
   mutating func raise(_ fault: Fault, when condition: Bit) throws(Interrupt) {
     if condition.isSet { throw .fault(fault) }
+  }
+
+  @inline(__always)
+  mutating func modelGap(_ what: String, when condition: Bit) throws(Interrupt) {
+    if condition.isSet { throw .modelGap(what) }
   }
 
   @inline(__always)

@@ -69,6 +69,8 @@ struct DecodeCache {
         stops.append(outcome)
         break
       }
+      // An instruction that reads the clock starts a block: the clock is exact there.
+      if inst.mnemonic.readsClock && decoded.count > first { break }
       code.mark(eip)
       code.mark(eip &+ UInt32(length - 1))
       counts.instructionsDecoded &+= 1
@@ -82,5 +84,12 @@ struct DecodeCache {
 
   static func endsBlock(_ i: Instruction) -> Bool {
     i.mnemonic.isControlTransfer || i.mnemonic == .hlt || (i.mnemonic.isString && i.repeatPrefix != .none)
+      || changesExecution.contains(i.mnemonic)
   }
+
+  /// Instructions after which the run loop must look at the machine again: they can change
+  /// EFLAGS.TF and IF or the translation of the next fetch.
+  static let changesExecution: Set<Mnemonic> = [
+    .movControl, .lmsw, .clts, .popf, .cli, .sti, .wrmsr, .invlpg,
+  ]
 }

@@ -43,8 +43,8 @@ public final class Machine {
   public init(memorySize: Int) {
     memory = PhysicalMemory(size: memorySize)
     code = CodePages(memorySize: memorySize)
-    registerFile = .allocate(capacity: 16)
-    registerFile.initialize(repeating: 0, count: 16)
+    registerFile = .allocate(capacity: RegisterSlot.count)
+    registerFile.initialize(repeating: 0, count: RegisterSlot.count)
     ports = PortBus()
     serial = Serial16550()
     ports.attach(serial, at: Self.serialPort, count: 8)
@@ -60,6 +60,12 @@ public final class Machine {
       s.eip = core.eip
       s.eflags = core.eflags
       for seg in SegmentRegister.allCases { s.segments[Int(seg.rawValue)].base = core.segmentBase(seg) }
+      for r in SystemRegister.allCases { s[r] = core.systemRegister(r) }
+      for m in ModelSpecificRegister.all where m.kind == .storage {
+        let v = core.msr(m)
+        s.msrs[m.index] = UInt64(v.high) << 32 | UInt64(v.low)
+      }
+      s.tsc = clock &+ core.tscOffset
       s.halted = core.halted
       return s
     }
@@ -72,9 +78,21 @@ public final class Machine {
       for seg in SegmentRegister.allCases { core.setSegmentBase(seg, newValue[seg].base) }
       core.cpl = newValue.cpl
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
+      for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }
+      for m in ModelSpecificRegister.all {
+        guard let k = RegisterSlot.msr(m) else { continue }
+        let v = newValue.msrs[m.index] ?? m.reset
+        registerFile[k] = UInt32(truncatingIfNeeded: v)
+        registerFile[k + 1] = UInt32(truncatingIfNeeded: v >> 32)
+      }
+      core.tscOffset = newValue.tsc &- clock
       core.halted = newValue.halted
     }
   }
+
+  /// The virtual clock: instructions retired so far (DESIGN.md decision 10). The TSC and, later,
+  /// the APIC timer derive from it.
+  public var clock: UInt64 { counts.instructionsRetired }
 
   /// The state the run loop does not keep in `core` (selectors and descriptor caches, table
   /// registers, control registers); its GPRs, EIP and EFLAGS are stale, `core` has them.
@@ -143,7 +161,14 @@ public final class Machine {
       self.counts = counts
     }
     if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: 0) }
+    let start = counts.instructionsRetired
     while retired < budget {
+      // Architectural features the model does not implement end the run before the next
+      // instruction, never silently (docs/divergences.md).
+      if let gap = Self.unmodelled(c) {
+        return RunOutcome(reason: .modelGap(gap), eip: c.eip, instructionsRetired: retired)
+      }
+      c.clock = start &+ retired
       let b = cache.blocks[cache.block(at: c.eip, memory: memory, code: code, counts: &counts)]
       let n = min(b.count, Int(clamping: budget - retired))
       c.leaveBlock = false
@@ -188,6 +213,15 @@ public final class Machine {
       }
     }
     return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
+  }
+
+  /// A mode of the machine state that the model does not implement, if the core is in one.
+  static func unmodelled(_ c: Core) -> String? {
+    if c.systemRegister(.cr0) & CR0.pe == 0 { return "real-address mode (CR0.PE = 0)" }
+    if c.systemRegister(.cr0) & CR0.pg != 0 { return "paging (CR0.PG = 1)" }
+    if c.flagBits & Flag.tf.mask != 0 { return "single-step trap (EFLAGS.TF = 1)" }
+    if c.flagBits & Flag.vm.mask != 0 { return "virtual-8086 mode (EFLAGS.VM = 1)" }
+    return nil
   }
 
   static func reason(_ i: Interrupt) -> StopReason {

@@ -45,9 +45,26 @@ public struct CPUModel: Hashable, Sendable, Codable {
     case sse2 = 26
   }
 
-  /// The model as built today: CMOV is the only optional feature implemented (no x87, TSC, MSRs,
-  /// CMPXCHG8B, paging extensions, local APIC, SYSENTER, MMX or SSE yet; no VMX in leaf 1 ECX).
-  public static let core2 = CPUModel(features: [.cmov])
+  /// The model as built today: debugging extensions (CR4.DE), the TSC, RDMSR/WRMSR and CMOV
+  /// (no x87, CMPXCHG8B, paging extensions, local APIC, SYSENTER, MMX or SSE yet; no VMX in
+  /// leaf 1 ECX).
+  public static let core2 = CPUModel(features: [.de, .tsc, .msr, .cmov])
+
+  /// The CR4 bits the CPU supports: those of reported features, and PCE (every P6). MOV to CR4
+  /// with any other bit set raises #GP(0) (SDM Vol. 3A §2.5, "Reserved bits").
+  public var cr4Supported: UInt32 {
+    var bits = CR4.pce
+    if reports(.vme) { bits |= CR4.vme | CR4.pvi }
+    if reports(.tsc) { bits |= CR4.tsd }
+    if reports(.de) { bits |= CR4.de }
+    if reports(.pse) { bits |= CR4.pse }
+    if reports(.pae) { bits |= CR4.pae }
+    if reports(.mce) { bits |= CR4.mce }
+    if reports(.pge) { bits |= CR4.pge }
+    if reports(.fxsr) { bits |= CR4.osfxsr }
+    if reports(.sse) { bits |= CR4.osxmmexcpt }
+    return bits
+  }
 
   public init(features: Set<Feature>) {
     let edx = features.reduce(UInt32(0)) { $0 | (1 << $1.rawValue) }

@@ -83,7 +83,12 @@ public enum Decoder {
     var slot: OpcodeSlot
     if opcode == 0x0F {
       opcode = try r.next()
-      slot = OpcodeTable.twoByte[Int(opcode)]
+      if opcode == 0x38 {
+        opcode = try r.next()
+        slot = OpcodeTable.threeByte38[Int(opcode)]
+      } else {
+        slot = OpcodeTable.twoByte[Int(opcode)]
+      }
     } else {
       slot = OpcodeTable.oneByte[Int(opcode)]
     }
@@ -123,22 +128,23 @@ public enum Decoder {
   {
     let mod = m >> 6
     let reg = (m >> 3) & 7
+    let form = OpcodeTable.special
     switch s {
     case .group7:
       if mod != 3 {
         if reg == 5 { return .invalid }
-        return .gap(["SGDT", "SIDT", "LGDT", "LIDT", "SMSW", "", "LMSW", "INVLPG"][Int(reg)])
+        return form(
+          ["0F 01 /0", "0F 01 /1", "0F 01 /2", "0F 01 /3", "0F 01 /4", "", "0F 01 /6", "0F 01 /7"][Int(reg)])
       }
       switch m {
-      case 0xC1: return .gap("VMCALL")
-      case 0xC2: return .gap("VMLAUNCH")
-      case 0xC3: return .gap("VMRESUME")
-      case 0xC4: return .gap("VMXOFF")
-      case 0xC8: return .gap("MONITOR")
-      case 0xC9: return .gap("MWAIT")
+      case 0xC1: return form("0F 01 C1")
+      case 0xC2: return form("0F 01 C2")
+      case 0xC3: return form("0F 01 C3")
+      case 0xC4: return form("0F 01 C4")
+      // MONITOR and MWAIT (C8, C9): #UD, as CPUID.1:ECX.MONITOR is not reported.
       default:
-        if reg == 4 { return .gap("SMSW") }
-        if reg == 6 { return .gap("LMSW") }
+        if reg == 4 { return form("0F 01 /4 r32") }
+        if reg == 6 { return form("0F 01 /6") }
         return .invalid
       }
     case .group9:
@@ -146,10 +152,10 @@ public enum Decoder {
       switch reg {
       case 1: return .gap("CMPXCHG8B")
       case 6:
-        if rep == .rep { return .gap("VMXON") }
-        if operandSize == .word { return .gap("VMCLEAR") }
-        return .gap("VMPTRLD")
-      case 7: return .gap("VMPTRST")
+        if rep == .rep { return form("F3 0F C7 /6") }
+        if operandSize == .word { return form("66 0F C7 /6") }
+        return form("0F C7 /6")
+      case 7: return form("0F C7 /7")
       default: return .invalid
       }
     }
@@ -211,7 +217,25 @@ public enum Decoder {
             .stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize)))
       case .y(let s):
         operands.append(.memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize)))
+      case .r(let s): operands.append(.register(GPR(rawValue: modrm! & 7)!, s.resolve(operandSize)))
+      case .c:
+        // CR1 and CR5–CR7 do not exist (CR8 only in 64-bit mode): #UD.
+        let n = (modrm! >> 3) & 7
+        guard [0, 2, 3, 4].contains(n) else { throw Stop(outcome: .fault(Fault(.ud))) }
+        operands.append(.control(n))
+      case .d: operands.append(.debug((modrm! >> 3) & 7))
+      case .s:
+        guard let sreg = SegmentRegister(rawValue: (modrm! >> 3) & 7) else {
+          throw Stop(outcome: .fault(Fault(.ud)))
+        }
+        operands.append(.segment(sreg))
       }
+    }
+    // A mandatory prefix must be there (0F 38 80 without 66 is not INVEPT).
+    if let p = spec.mandatoryPrefix,
+      !(p == 0x66 && operandSize == .word || p == 0xF3 && rep == .rep || p == 0xF2 && rep == .repne)
+    {
+      throw Stop(outcome: .fault(Fault(.ud)))
     }
     // LOCK only on the listed instructions with a memory destination (SDM Vol. 2A, LOCK).
     if lock && !(spec.mnemonic.lockable && operands.first?.isMemory == true) {

@@ -25,6 +25,8 @@ public enum Disassembler {
     case .cwd: return i.operandSize == .word ? "cwd" : "cdq"
     case .pusha: return i.operandSize == .word ? "pushaw" : "pushad"
     case .popa: return i.operandSize == .word ? "popaw" : "popad"
+    case .pushf: return i.operandSize == .word ? "pushfw" : "pushfd"
+    case .popf: return i.operandSize == .word ? "popfw" : "popfd"
     default: break
     }
     // Where no operand shows a 16-bit operand size, say it.
@@ -34,7 +36,8 @@ public enum Disassembler {
       return false
     }
     let o16 =
-      i.operandSize == .word && !sizeShown && [.ret, .enter, .leave].contains(i.mnemonic) ? "o16 " : ""
+      i.operandSize == .word && !sizeShown
+        && [.ret, .enter, .leave, .lgdt, .lidt, .sgdt, .sidt].contains(i.mnemonic) ? "o16 " : ""
     if i.mnemonic == .push, case .immediate(let v) = i.op0 {
       return "push \(i.operandSize == .word ? "word" : "dword") 0x"
         + String(v & i.operandSize.mask, radix: 16)
@@ -43,6 +46,10 @@ public enum Disassembler {
     let ops = [i.op0, i.op1, i.op2].filter { $0 != .none }.map { operandText($0, i, width: width) }
     return (i.lock ? "lock " : "") + a16 + o16 + name + (ops.isEmpty ? "" : " " + ops.joined(separator: ", "))
   }
+
+  static let sizeless: Set<Mnemonic> = [
+    .sgdt, .sidt, .lgdt, .lidt, .invlpg, .vmxon, .vmclear, .vmptrld, .vmptrst, .invept, .invvpid,
+  ]
 
   static func isImmediate(_ o: Operand) -> Bool {
     if case .immediate = o { true } else { false }
@@ -57,8 +64,14 @@ public enum Disassembler {
       // ENTER's and RET's immediates have their own sizes.
       let shown = i.mnemonic == .enter || i.mnemonic == .ret ? v : v & width.mask
       return "0x" + String(shown, radix: 16)
+    case .control(let n): return "cr\(n)"
+    case .debug(let n): return "dr\(n)"
+    case .segment(let s): return s.name
     case .memory(let m):
-      let size = m.size == .byte ? "byte" : m.size == .word ? "word" : "dword"
+      // Pseudo-descriptors, VMCS pointers and INVLPG's byte have no size in nasm's syntax.
+      let size =
+        sizeless.contains(i.mnemonic)
+        ? "" : m.size == .byte ? "byte " : m.size == .word ? "word " : "dword "
       var parts: [String] = []
       let rs = m.addressSize.registerSize
       if let b = m.base { parts.append(b.name(rs)) }
@@ -70,7 +83,7 @@ public enum Disassembler {
       if m.displacement != 0 || parts.isEmpty { parts.append("0x" + String(m.displacement, radix: 16)) }
       let seg = i.segmentOverride.map { "\($0.name):" } ?? ""
       let nosplit = m.base == nil && m.index != nil ? "nosplit " : ""
-      return "\(size) [\(nosplit)\(seg)\(parts.joined(separator: "+"))]"
+      return "\(size)[\(nosplit)\(seg)\(parts.joined(separator: "+"))]"
     }
   }
 }

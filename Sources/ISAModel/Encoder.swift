@@ -100,6 +100,26 @@ public enum Encoder {
         else {
           throw EncodeError(message: "\(spec): operand \(k) must be the string destination")
         }
+      case .r(let s):
+        guard case .register(_, let rs) = op, rs == s.resolve(i.operandSize) else {
+          throw EncodeError(message: "\(spec): operand \(k) must be a register")
+        }
+        rm = op
+      case .c:
+        guard case .control(let n) = op, [0, 2, 3, 4].contains(n) else {
+          throw EncodeError(message: "\(spec): operand \(k) must be CR0, CR2, CR3 or CR4")
+        }
+        reg = n
+      case .d:
+        guard case .debug(let n) = op, n < 8 else {
+          throw EncodeError(message: "\(spec): operand \(k) must be a debug register")
+        }
+        reg = n
+      case .s:
+        guard case .segment(let sr) = op else {
+          throw EncodeError(message: "\(spec): operand \(k) must be a segment register")
+        }
+        reg = sr.rawValue
       }
     }
     if i.lock && !(spec.mnemonic.lockable && i.op0.isMemory) {
@@ -109,7 +129,14 @@ public enum Encoder {
       guard let c = i.condition else { throw EncodeError(message: "\(spec): needs a condition") }
       low = c.rawValue
     }
-    if spec.bytes.count == 2 { out.append(spec.bytes[0]) }
+    switch spec.mandatoryPrefix {
+    case 0x66: guard i.operandSize == .word else { throw EncodeError(message: "\(spec) needs the 66 prefix") }
+    case 0xF3: guard i.repeatPrefix == .rep else { throw EncodeError(message: "\(spec) needs the F3 prefix") }
+    case 0xF2:
+      guard i.repeatPrefix == .repne else { throw EncodeError(message: "\(spec) needs the F2 prefix") }
+    default: break
+    }
+    out += spec.bytes.dropLast()
     out.append(spec.bytes.last! &+ low)
     if case .digit(let d) = spec.modrm { reg = d }
     if spec.modrm != .none {

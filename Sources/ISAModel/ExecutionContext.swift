@@ -40,8 +40,28 @@ public protocol ExecutionContext {
   mutating func readPort(_ port: Value, _ size: OperandSize) throws(Interrupt) -> Value
   mutating func writePort(_ port: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
 
+  /// A system register as stored (`SystemRegister`; GDTR and IDTR limits in the low 16 bits).
+  func systemRegister(_ r: SystemRegister) -> Value
+  /// Writes a system register, reacting as the hardware does (a CR3 write flushes non-global
+  /// translations; a change of CR0.PG or CR4's paging bits flushes all). The value has passed
+  /// the SDM's checks already; the context may end the step as a model gap.
+  mutating func setSystemRegister(_ r: SystemRegister, _ v: Value) throws(Interrupt)
+  /// A stored model-specific register's value, low and high halves.
+  func msr(_ m: ModelSpecificRegister) -> (low: Value, high: Value)
+  mutating func setMSR(_ m: ModelSpecificRegister, low: Value, high: Value) throws(Interrupt)
+  /// The time-stamp counter (SDM Vol. 3B §18.17): the virtual clock plus the offset a write set.
+  var timeStampCounter: (low: Value, high: Value) { get }
+  mutating func setTimeStampCounter(low: Value, high: Value)
+  /// Writes EFLAGS.IOPL from bits 12–13 of `v`.
+  mutating func setIOPL(_ v: Value)
+  /// Drops any cached translation of the page that holds `linear` (INVLPG).
+  mutating func invalidatePage(_ linear: Value)
+
   /// Raises `fault` when `condition` holds; the instruction then has no effect.
   mutating func raise(_ fault: Fault, when condition: Truth) throws(Interrupt)
+  /// Ends the step as a model gap named `what` when `condition` holds: a case the model does
+  /// not implement (the Verifier excludes it from its queries and says so).
+  mutating func modelGap(_ what: String, when condition: Truth) throws(Interrupt)
   /// Runs `body` only when `condition` holds (symbolically: under that path condition).
   mutating func when(_ condition: Truth, _ body: (inout Self) throws(Interrupt) -> Void) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
@@ -54,7 +74,8 @@ extension Operand {
     switch self {
     case .register(_, let s): s
     case .memory(let m): m.size
-    case .none, .immediate: .dword
+    case .none, .immediate, .control, .debug: .dword
+    case .segment: .word
     }
   }
 }
@@ -181,6 +202,25 @@ extension ExecutionContext {
     default: base = d.or(flag(.zf), d.xor(flag(.sf), flag(.of)))
     }
     return cc.rawValue & 1 == 0 ? base : d.not(base)
+  }
+
+  /// EFLAGS as one value: every flag of `Flag`, IOPL and the reserved 1 in bit 1.
+  @inlinable
+  public func eflagsValue() -> Value {
+    let d = domain
+    var v = d.constant(FlagMask.reservedOne | UInt32(iopl) << 12)
+    for f in Flag.allCases {
+      v = d.or(v, d.shiftLeft(d.value(flag(f)), d.constant(f.rawValue)))
+    }
+    return v
+  }
+
+  /// Writes the flags of `Flag` in `mask` (and IOPL when `mask` has its bits) from `v`.
+  @inlinable
+  public mutating func setEflags(_ v: Value, mask: UInt32) {
+    let d = domain
+    for f in Flag.allCases where mask & f.mask != 0 { setFlag(f, d.bit(v, f.rawValue)) }
+    if mask & FlagMask.iopl != 0 { setIOPL(v) }
   }
 
   /// Sets the six status flags to their "undefined" value: concretely unchanged.

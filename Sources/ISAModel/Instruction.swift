@@ -69,6 +69,12 @@ public enum Operand: Hashable, Sendable, Codable {
   case memory(MemoryOperand)
   /// An immediate, already extended to 32 bits as the form says (relative offsets too).
   case immediate(UInt32)
+  /// A control register CR0–CR4 (MOV to and from CR).
+  case control(UInt8)
+  /// A debug register DR0–DR7 (MOV to and from DR).
+  case debug(UInt8)
+  /// A segment register (MOV Sreg, PUSH and POP of segment registers).
+  case segment(SegmentRegister)
 
   @inlinable public var isMemory: Bool {
     if case .memory = self { true } else { false }

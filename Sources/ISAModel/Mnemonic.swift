@@ -17,9 +17,14 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case movs, stos, lods, cmps, scas
   // Flags
   case clc, stc, cmc, cld, std
-  // System instructions implemented so far (IN and OUT are `input` and `output`: `in` is a
-  // Swift keyword)
+  // System instructions (IN and OUT are `input` and `output`: `in` is a Swift keyword; MOV
+  // to and from control and debug registers are `movControl` and `movDebug`)
   case hlt, ud2, input, output, cpuid
+  case movControl, movDebug, lgdt, lidt, sgdt, sidt, smsw, lmsw, clts, invd, wbinvd, invlpg
+  case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
+  // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
+  case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
+  case invept, invvpid
 
   public var name: String {
     switch self {
@@ -28,6 +33,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .jcc: "j"
     case .input: "in"
     case .output: "out"
+    case .movControl, .movDebug: "mov"
     default: String(describing: self)
     }
   }
@@ -40,6 +46,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .loope, .loopne: Flag.zf.mask
     case .movs, .stos, .lods, .cmps, .scas: Flag.df.mask
     case .lahf: FlagMask.status & ~Flag.of.mask
+    case .pushf: FlagMask.status | Flag.df.mask
     default: 0
     }
   }
@@ -59,6 +66,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .sahf: FlagMask.status & ~Flag.of.mask
     case .clc, .stc, .cmc: Flag.cf.mask
     case .cld, .std: Flag.df.mask
+    case .popf: FlagMask.status | Flag.df.mask
     default: 0
     }
   }
@@ -74,6 +82,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .shl, .shr, .sar, .shld, .shrd: Flag.af.mask | Flag.of.mask
     case .bt, .bts, .btr, .btc: Flag.of.mask | Flag.sf.mask | Flag.af.mask | Flag.pf.mask
     case .bsf, .bsr: Flag.cf.mask | Flag.of.mask | Flag.sf.mask | Flag.af.mask | Flag.pf.mask
+    case .movControl, .movDebug: FlagMask.status
     default: 0
     }
   }
@@ -142,7 +151,19 @@ extension Mnemonic {
     case .cmps, .scas: [.read, .read]
     case .input: [.write, .read]
     case .output: [.read, .read]
-    case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2, .cpuid: []
+    case .movControl, .movDebug: [.write, .read]
+    case .lgdt, .lidt: [.read]
+    case .sgdt, .sidt, .smsw: [.write]
+    case .lmsw: [.read]
+    case .invlpg: [.address]
+    case .vmxon, .vmclear, .vmptrld: [.read]
+    case .vmptrst: [.write]
+    case .vmread: [.write, .read]
+    case .vmwrite, .invept, .invvpid: [.read, .read]
+    case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2, .cpuid,
+      .clts, .invd, .wbinvd, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
+      .vmresume, .vmxoff:
+      []
     }
   }
 
@@ -151,7 +172,17 @@ extension Mnemonic {
   /// the same check for the engine and the Verifier, never code inside a handler.
   public var requiresCPL0: Bool {
     switch self {
-    case .hlt: true
+    case .hlt, .movControl, .movDebug, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr:
+      true
+    default: false
+    }
+  }
+
+  /// Whether the instruction reads the virtual clock (RDTSC, and RDMSR/WRMSR of the TSC): the
+  /// engine starts a block at it, so that the clock it reads is exact.
+  public var readsClock: Bool {
+    switch self {
+    case .rdtsc, .rdmsr, .wrmsr: true
     default: false
     }
   }
@@ -162,7 +193,13 @@ extension Mnemonic {
     switch self {
     case .div, .idiv: [.de]
     case .ud2: [.ud]
-    case .hlt, .input, .output: [.gp]
+    case .hlt, .input, .output, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc,
+      .rdpmc, .cli, .sti:
+      [.gp]
+    case .movControl, .movDebug: [.gp, .ud]
+    case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,
+      .invept, .invvpid:
+      [.ud, .gp]
     default: []
     }
   }

@@ -29,6 +29,15 @@ public enum OperandSpec: Hashable, Sendable {
   case x(SizeCode)
   /// Y: the string destination ES:(E)DI.
   case y(SizeCode)
+  /// R: ModRM r/m names a general register whatever the mod bits (MOV to and from CR and DR:
+  /// "the 2 bits in the mod field are ignored", SDM Vol. 2B MOV—Move to/from Control Registers).
+  case r(SizeCode)
+  /// C: ModRM reg names a control register.
+  case c
+  /// D: ModRM reg names a debug register.
+  case d
+  /// S: ModRM reg names a segment register.
+  case s
 }
 
 /// Operand sizes in the SDM's notation.
@@ -75,6 +84,8 @@ public struct FormSpec: Sendable, CustomStringConvertible {
   public let bytes: [UInt8]
   public let modrm: ModRMUse
   public let embedded: Embedded
+  /// A mandatory prefix (66 or F3 before 0F) that is part of the opcode, not a modifier.
+  public let mandatoryPrefix: UInt8?
 
   init(_ opcode: String, _ mnemonic: Mnemonic, _ operands: [OperandSpec]) {
     self.opcode = opcode
@@ -83,7 +94,14 @@ public struct FormSpec: Sendable, CustomStringConvertible {
     var bytes: [UInt8] = []
     var modrm = ModRMUse.none
     var embedded = Embedded.none
-    for token in opcode.split(separator: " ") {
+    var tokens = opcode.split(separator: " ")
+    if tokens.count > 1, ["66", "F2", "F3"].contains(tokens[0]), tokens[1] == "0F" {
+      mandatoryPrefix = UInt8(tokens[0], radix: 16)
+      tokens.removeFirst()
+    } else {
+      mandatoryPrefix = nil
+    }
+    for token in tokens {
       if token == "/r" {
         modrm = .register
       } else if token.hasPrefix("/"), let d = UInt8(token.dropFirst()) {
@@ -103,7 +121,10 @@ public struct FormSpec: Sendable, CustomStringConvertible {
     }
     precondition(!bytes.isEmpty, "opcode line without bytes: \(opcode)")
     if operands.contains(where: {
-      if case .e = $0 { true } else if case .m = $0 { true } else if case .g = $0 { true } else { false }
+      switch $0 {
+      case .e, .m, .g, .r, .c, .d, .s: true
+      default: false
+      }
     }) {
       precondition(modrm != .none, "\(opcode): E/M/G operands need a ModRM byte")
     }
@@ -150,6 +171,14 @@ public enum OpcodeTable {
 
   static let oneByte: [OpcodeSlot] = makeMaps().one
   static let twoByte: [OpcodeSlot] = makeMaps().two
+  /// The 0F 38 map: only INVEPT and INVVPID (with 66) exist on the modelled CPU, which has no
+  /// SSSE3 or later.
+  static let threeByte38: [OpcodeSlot] = makeMaps().three38
+
+  /// The form of a group-7 or group-9 instruction, by opcode line.
+  static func special(_ opcode: String) -> OpcodeSlot {
+    .form(UInt16(forms.firstIndex { $0.opcode == opcode }!))
+  }
 
   /// The index of the form with this opcode line and mnemonic.
   public static func form(_ opcode: String, _ mnemonic: Mnemonic? = nil) -> Form? {
@@ -325,6 +354,45 @@ public enum OpcodeTable {
     add("F4", .hlt, [])
     add("0F A2", .cpuid, [])
     add("0F 0B", .ud2, [])
+    add("0F 20 /r", .movControl, [.r(.d), .c])
+    add("0F 22 /r", .movControl, [.c, .r(.d)])
+    add("0F 21 /r", .movDebug, [.r(.d), .d])
+    add("0F 23 /r", .movDebug, [.d, .r(.d)])
+    // Group 7 (0F 01) is reached through `OpcodeSlot.Special.group7`: its meaning depends on the
+    // whole ModRM byte. SGDT and friends address a 6-byte pseudo-descriptor (limit, base).
+    add("0F 01 /0", .sgdt, [.m(.d)])
+    add("0F 01 /1", .sidt, [.m(.d)])
+    add("0F 01 /2", .lgdt, [.m(.d)])
+    add("0F 01 /3", .lidt, [.m(.d)])
+    add("0F 01 /4", .smsw, [.m(.w)])
+    add("0F 01 /4 r32", .smsw, [.r(.v)])
+    add("0F 01 /6", .lmsw, [.e(.w)])
+    add("0F 01 /7", .invlpg, [.m(.b)])
+    add("0F 06", .clts, [])
+    add("0F 08", .invd, [])
+    add("0F 09", .wbinvd, [])
+    add("0F 30", .wrmsr, [])
+    add("0F 31", .rdtsc, [])
+    add("0F 32", .rdmsr, [])
+    add("0F 33", .rdpmc, [])
+    add("FA", .cli, [])
+    add("FB", .sti, [])
+    add("9C", .pushf, [])
+    add("9D", .popf, [])
+
+    // VMX (SDM Vol. 3C Chapter 31, "VMX Instruction Reference").
+    add("0F 01 C1", .vmcall, [])
+    add("0F 01 C2", .vmlaunch, [])
+    add("0F 01 C3", .vmresume, [])
+    add("0F 01 C4", .vmxoff, [])
+    add("F3 0F C7 /6", .vmxon, [.m(.d)])
+    add("66 0F C7 /6", .vmclear, [.m(.d)])
+    add("0F C7 /6", .vmptrld, [.m(.d)])
+    add("0F C7 /7", .vmptrst, [.m(.d)])
+    add("0F 78 /r", .vmread, [.e(.d), .g(.d)])
+    add("0F 79 /r", .vmwrite, [.g(.d), .e(.d)])
+    add("66 0F 38 80 /r", .invept, [.g(.d), .m(.d)])
+    add("66 0F 38 81 /r", .invvpid, [.g(.d), .m(.d)])
     return f
   }
 
@@ -335,11 +403,11 @@ public enum OpcodeTable {
     0x1E: "PUSH DS", 0x1F: "POP DS", 0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
     0x63: "ARPL", 0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
     0x8C: "MOV r/m16, Sreg", 0x8E: "MOV Sreg, r/m16", 0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
-    0x9C: "PUSHF", 0x9D: "POPF", 0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
+    0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
     0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
     0xDC: "x87 escape DC", 0xDD: "x87 escape DD", 0xDE: "x87 escape DE", 0xDF: "x87 escape DF",
-    0xEA: "JMP far ptr16:32", 0xF1: "INT1", 0xFA: "CLI", 0xFB: "STI",
+    0xEA: "JMP far ptr16:32", 0xF1: "INT1",
   ]
 
   /// Valid only with a memory operand; the register form is #UD (SDM: "#UD if source operand
@@ -347,18 +415,17 @@ public enum OpcodeTable {
   static let oneByteMemoryGaps: [UInt8: String] = [0x62: "BOUND", 0xC4: "LES", 0xC5: "LDS"]
 
   static let twoByteGaps: [UInt8: String] = [
-    0x00: "group 6 (SLDT STR LLDT LTR VERR VERW)", 0x02: "LAR", 0x03: "LSL", 0x06: "CLTS",
-    0x08: "INVD", 0x09: "WBINVD", 0x20: "MOV r32, CR", 0x21: "MOV r32, DR", 0x22: "MOV CR, r32",
-    0x23: "MOV DR, r32", 0x30: "WRMSR", 0x31: "RDTSC", 0x32: "RDMSR", 0x33: "RDPMC",
-    0x34: "SYSENTER", 0x35: "SYSEXIT", 0x78: "VMREAD", 0x79: "VMWRITE", 0xA0: "PUSH FS",
-    0xA1: "POP FS", 0xA2: "CPUID", 0xA8: "PUSH GS", 0xA9: "POP GS", 0xAA: "RSM",
+    0x00: "group 6 (SLDT STR LLDT LTR VERR VERW)", 0x02: "LAR", 0x03: "LSL",
+    0x34: "SYSENTER", 0x35: "SYSEXIT", 0xA0: "PUSH FS",
+    0xA1: "POP FS", 0xA8: "PUSH GS", 0xA9: "POP GS", 0xAA: "RSM",
   ]
 
   static let twoByteMemoryGaps: [UInt8: String] = [0xB2: "LSS", 0xB4: "LFS", 0xB5: "LGS"]
 
-  private static func makeMaps() -> (one: [OpcodeSlot], two: [OpcodeSlot]) {
+  private static func makeMaps() -> (one: [OpcodeSlot], two: [OpcodeSlot], three38: [OpcodeSlot]) {
     var one = [OpcodeSlot](repeating: .invalid, count: 256)
     var two = [OpcodeSlot](repeating: .invalid, count: 256)
+    var three38 = [OpcodeSlot](repeating: .invalid, count: 256)
     for p: UInt8 in [0xF0, 0xF2, 0xF3, 0x26, 0x2E, 0x36, 0x3E, 0x64, 0x65, 0x66, 0x67] {
       one[Int(p)] = .prefix
     }
@@ -373,6 +440,7 @@ public enum OpcodeTable {
     // Hint NOPs: 0F 18–0F 1E decode as NOP r/m on this CPU (0F 1F /0 is the documented one).
     two[0x01] = .special(.group7)
     two[0xC7] = .special(.group9)
+    two[0x38] = .escape
 
     for (index, spec) in forms.enumerated() {
       let slot = OpcodeSlot.form(UInt16(index))
@@ -398,7 +466,14 @@ public enum OpcodeTable {
             map[opcode] = slot
           }
         }
-        if spec.bytes.count == 1 { place(&one) } else { place(&two) }
+        // Group 7 and group 9 forms are found by `Decoder.specialSlot`.
+        if spec.bytes.count == 1 {
+          place(&one)
+        } else if spec.bytes.count == 2 && spec.bytes[1] != 0x01 && spec.bytes[1] != 0xC7 {
+          place(&two)
+        } else if spec.bytes.count == 3 && spec.bytes[1] == 0x38 {
+          place(&three38)
+        }
       }
     }
     // 0F 90+cc /0: SETcc ignores ModRM.reg on this CPU (any /digit is SETcc).
@@ -421,7 +496,7 @@ public enum OpcodeTable {
       m[5] = .gap("JMP far m16:32")
       one[0xFF] = .group(memory: m, register: r)
     }
-    return (one, two)
+    return (one, two, three38)
   }
 }
 

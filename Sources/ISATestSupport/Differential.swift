@@ -16,12 +16,28 @@ public final class DifferentialRunner {
   /// What unicorn maps: the low 64 KiB (code and 16-bit data) and the 32-bit data.
   static let regions: [(address: UInt64, size: Int)] = [(0, 0x1_0000), (UInt64(data32), Int(dataSize))]
 
+  /// Which instructions a runner draws: user-level ones, or the system instructions that run
+  /// at CPL 0 in both emulators (with random control, debug and table registers).
+  public enum Scope: Sendable { case user, system }
+
   let machine: Machine
   let unicorn: Unicorn
   let forms: [Form]
+  let scope: Scope
   var generator = InstructionGenerator()
 
-  public init() throws {
+  /// The system instructions compared at CPL 0. Left out: HLT, IN/OUT and CPUID (see above),
+  /// RDTSC and the TSC MSR (each emulator has its own clock), RDMSR/WRMSR (unicorn's Core 2
+  /// has other MSRs), RDPMC (unicorn raises #UD; the model has no counters: #GP), INVEPT and
+  /// INVVPID (unicorn raises #NM for 66 0F 38 80/81; docs/divergences.md).
+  public static let comparedSystemMnemonics: Set<Mnemonic> = [
+    .movControl, .movDebug, .lgdt, .lidt, .sgdt, .sidt, .smsw, .lmsw, .clts, .invd, .wbinvd, .invlpg, .cli,
+    .sti, .pushf, .popf, .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst,
+    .vmread, .vmwrite,
+  ]
+
+  public init(scope: Scope = .user) throws {
+    self.scope = scope
     machine = Machine(memorySize: 2 << 20)
     unicorn = try Unicorn(regions: Self.regions)
     generator.allowSegmentOverrides = false
@@ -29,15 +45,30 @@ public final class DifferentialRunner {
     // unicorn but TEST on Intel processors (docs/divergences.md); everything else is compared.
     // IN and OUT need devices behind the ports, which the reference has not (DeviceTests);
     // CPUID describes each emulator's own CPU model (CPUIDTests).
-    forms = OpcodeTable.forms.indices.map { Form(index: UInt16($0)) }.filter {
-      ![.hlt, .input, .output, .cpuid].contains($0.spec.mnemonic) && !$0.spec.opcode.hasPrefix("F6 /1")
-        && !$0.spec.opcode.hasPrefix("F7 /1")
+    // System instructions have their own runner (SystemDifferentialRunner).
+    let all = OpcodeTable.forms.indices.map { Form(index: UInt16($0)) }
+    switch scope {
+    case .user:
+      forms = all.filter {
+        !Self.systemMnemonics.contains($0.spec.mnemonic) && !$0.spec.opcode.hasPrefix("F6 /1")
+          && !$0.spec.opcode.hasPrefix("F7 /1")
+      }
+    case .system:
+      forms = all.filter { Self.comparedSystemMnemonics.contains($0.spec.mnemonic) }
     }
   }
 
+  /// Instructions this runner leaves out: the system instructions, and CPUID.
+  public static let systemMnemonics: Set<Mnemonic> = [
+    .hlt, .input, .output, .cpuid, .movControl, .movDebug, .lgdt, .lidt, .sgdt, .sidt, .smsw, .lmsw, .clts,
+    .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
+    .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .invept, .invvpid,
+  ]
+
   /// One case. Returns a description of every difference (empty when they agree).
   public func run(seed: UInt64) throws -> [String] {
-    let (inst, regs, flags, data32, data16) = try makeCase(seed: seed)
+    let c = try makeCase(seed: seed)
+    let (inst, regs, flags, data32, data16) = (c.instruction, c.registers, c.eflags, c.data32, c.data16)
     let bytes = try Encoder.encode(inst)
     let mnemonic = inst.mnemonic
 
@@ -47,6 +78,9 @@ public final class DifferentialRunner {
     state.eip = Self.code
     state.eflags = flags
     for s in SegmentRegister.allCases { state[s] = .flat(selector: s == .cs ? 0x08 : 0x10, code: s == .cs) }
+    if let sys = c.system {
+      for r in SystemRegister.allCases { state[r] = sys[r] }
+    }
     machine.state = state
     machine.load(bytes + [0xF4], at: PhysicalAddress(Self.code))
     machine.load(data32, at: PhysicalAddress(Self.data32))
@@ -63,6 +97,14 @@ public final class DifferentialRunner {
     // The reference.
     for r in 0..<8 { try unicorn.setRegister(r, regs[r]) }
     try unicorn.setEFLAGS(flags)
+    let sys = c.system ?? CPUState()
+    try unicorn.setControlRegister(0, sys.cr0)
+    try unicorn.setControlRegister(2, sys.cr2)
+    try unicorn.setControlRegister(3, sys.cr3)
+    try unicorn.setControlRegister(4, sys.cr4)
+    for (k, n) in [0, 1, 2, 3, 6, 7].enumerated() { try unicorn.setDebugRegister(n, sys.debugRegisters[k]) }
+    try unicorn.setTableRegister(interrupt: false, base: sys.gdtr.base, limit: UInt32(sys.gdtr.limit))
+    try unicorn.setTableRegister(interrupt: true, base: sys.idtr.base, limit: UInt32(sys.idtr.limit))
     try unicorn.writeCode(bytes + [0xF4], at: UInt64(Self.code))
     try unicorn.writeMemory(data32, at: UInt64(Self.data32))
     try unicorn.writeMemory(data16, at: UInt64(Self.data16))
@@ -105,15 +147,40 @@ public final class DifferentialRunner {
     let (skip, skipMemory) = Self.undefinedResults(inst, regs: regs)
     for r in GPR.allCases where !skip.contains(r) {
       let theirs = try unicorn.register(Int(r.rawValue))
-      if mine[r] != theirs { diffs.append("\(r.name(.dword)): \(hex32(mine[r])) vs \(hex32(theirs))") }
+      // SMSW r32 leaves bits 31:16 undefined.
+      let defined: UInt32 = inst.mnemonic == .smsw && inst.op0 == .register(r, .dword) ? 0xFFFF : ~0
+      if (mine[r] ^ theirs) & defined != 0 {
+        diffs.append("\(r.name(.dword)): \(hex32(mine[r])) vs \(hex32(theirs))")
+      }
     }
     let theirEIP = try unicorn.eip
     if mine.eip != theirEIP { diffs.append("eip: \(hex32(mine.eip)) vs \(hex32(theirEIP))") }
-    let mask = (FlagMask.status | Flag.df.mask) & ~Self.undefinedFlags(inst, regs: regs, flags: flags)
+    // System scope: every EFLAGS bit a CPL-0 instruction can change (not RF, which both clear).
+    let compared = scope == .system ? Self.systemFlags : FlagMask.status | Flag.df.mask
+    let mask = compared & ~Self.undefinedFlags(inst, regs: regs, flags: flags)
     let theirFlags = try unicorn.eflags
     if (mine.eflags ^ theirFlags) & mask != 0 {
       diffs.append(
         "eflags: \(hex32(mine.eflags & mask)) vs \(hex32(theirFlags & mask)) (mask \(hex32(mask)))")
+    }
+    if scope == .system {
+      for (n, mineValue) in [(0, mine.cr0), (2, mine.cr2), (3, mine.cr3), (4, mine.cr4)] {
+        let theirs = try unicorn.controlRegister(n)
+        if mineValue != theirs { diffs.append("cr\(n): \(hex32(mineValue)) vs \(hex32(theirs))") }
+      }
+      for (k, n) in [0, 1, 2, 3, 6, 7].enumerated() {
+        let theirs = try unicorn.debugRegister(n)
+        if mine.debugRegisters[k] != theirs {
+          diffs.append("dr\(n): \(hex32(mine.debugRegisters[k])) vs \(hex32(theirs))")
+        }
+      }
+      for (interrupt, table, name) in [(false, mine.gdtr, "gdtr"), (true, mine.idtr, "idtr")] {
+        let theirs = try unicorn.tableRegister(interrupt: interrupt)
+        if table.base != theirs.base || UInt32(table.limit) != theirs.limit {
+          diffs.append(
+            "\(name): \(hex32(table.base))/\(table.limit) vs \(hex32(theirs.base))/\(theirs.limit)")
+        }
+      }
     }
     for (base, label) in [(Self.data32, "data32"), (Self.data16, "data16")] where !skipMemory {
       let a = machine.memory.bytes(at: PhysicalAddress(base), count: Int(Self.dataSize))
@@ -148,10 +215,24 @@ public final class DifferentialRunner {
     return out
   }
 
+  /// EFLAGS bits compared in the system scope.
+  static let systemFlags: UInt32 =
+    FlagMask.status | Flag.tf.mask | Flag.if.mask | Flag.df.mask | FlagMask.iopl | Flag.nt.mask | Flag.ac.mask
+    | Flag.vm.mask | Flag.vif.mask | Flag.vip.mask | Flag.id.mask
+
+  /// What one seed stands for.
+  public struct Case {
+    public var instruction: Instruction
+    public var registers: [UInt32]
+    public var eflags: UInt32
+    public var data32: [UInt8]
+    public var data16: [UInt8]
+    /// In the system scope: the control, debug and table registers (the rest is unused).
+    public var system: CPUState?
+  }
+
   /// The case a seed stands for: the instruction, registers, EFLAGS and the two data areas.
-  public func makeCase(seed: UInt64) throws -> (
-    instruction: Instruction, registers: [UInt32], eflags: UInt32, data32: [UInt8], data16: [UInt8]
-  ) {
+  public func makeCase(seed: UInt64) throws -> Case {
     var rng = SplitMix64(seed: seed)
     let form = forms[Int(rng.next() % UInt64(forms.count))]
     var inst = generator.instance(of: form, using: &rng)
@@ -170,6 +251,10 @@ public final class DifferentialRunner {
     }
     if inst.mnemonic == .ret, case .immediate(let v) = inst.op0, v >= 0x8000 {
       inst.op0 = .immediate(v & 0x7FFF)
+    }
+    if inst.mnemonic == .vmread || inst.mnemonic == .vmwrite {
+      inst.operandSize = .dword
+      inst.repeatPrefix = .none
     }
     var regs = (0..<8).map { _ in rng.edgyWord() }
     let mnemonic = inst.mnemonic
@@ -208,12 +293,77 @@ public final class DifferentialRunner {
     inst.op0 = place(inst.op0)
     inst.op1 = place(inst.op1)
     inst.op2 = place(inst.op2)
-    let flags =
+    var flags =
       (UInt32(truncatingIfNeeded: rng.next()) & (FlagMask.status | Flag.df.mask)) | FlagMask.reservedOne
-    let data32 = Self.randomBytes(Int(Self.dataSize), &rng)
+    var data32 = Self.randomBytes(Int(Self.dataSize), &rng)
     let data16 = Self.randomBytes(Int(Self.dataSize), &rng)
+    var system: CPUState?
+    if scope == .system {
+      system = Self.systemSetup(inst, &regs, &flags, &data32, &rng)
+    }
+    return Case(
+      instruction: inst, registers: regs, eflags: flags, data32: data32, data16: data16, system: system)
+  }
 
-    return (inst, regs, flags, data32, data16)
+  /// A valid CR0 with PE set and PG clear: the model has neither real mode nor (yet) paging.
+  static func randomCR0(_ rng: inout SplitMix64) -> UInt32 {
+    let optional = CR0.mp | CR0.em | CR0.ts | CR0.ne | CR0.wp | CR0.am
+    let cache = [0, CR0.cd, CR0.cd | CR0.nw][Int(rng.next() % 3)]
+    return CR0.pe | CR0.et | (UInt32(truncatingIfNeeded: rng.next()) & optional) | cache
+  }
+
+  /// Random system registers, EFLAGS system bits, and register values that keep the
+  /// instruction inside what both emulators model (no paging, no breakpoints, no single-step).
+  static func systemSetup(
+    _ inst: Instruction, _ regs: inout [UInt32], _ flags: inout UInt32, _ data32: inout [UInt8],
+    _ rng: inout SplitMix64
+  ) -> CPUState {
+    var s = CPUState()
+    s.cr0 = randomCR0(&rng)
+    // unicorn decodes 0F 78/79 with 66/F2/F3 and 66 0F 38 80/81 as SSE-family instructions
+    // (EXTRQ, INSERTQ …), which raise #NM under CR0.TS or EM and may execute; the modelled CPU
+    // has none of them: they are VMX instructions, #UD outside VMX operation
+    // (docs/divergences.md). Compare VMX instructions with TS and EM clear, without prefixes.
+    if inst.mnemonic == .vmread || inst.mnemonic == .vmwrite { s.cr0 &= ~(CR0.ts | CR0.em) }
+    s.cr2 = rng.edgyWord()
+    s.cr3 = rng.edgyWord()
+    s.cr4 = UInt32(truncatingIfNeeded: rng.next()) & CPUModel.core2.cr4Supported
+    s[.dr0] = rng.edgyWord()
+    s[.dr1] = rng.edgyWord()
+    s[.dr2] = rng.edgyWord()
+    s[.dr3] = rng.edgyWord()
+    s[.dr6] =
+      (UInt32(truncatingIfNeeded: rng.next()) & DebugRegisterBits.dr6Writable) | DebugRegisterBits.dr6Fixed
+    s[.dr7] = Self.breakpointFreeDR7(&rng)
+    s.gdtr = TableRegister(base: rng.edgyWord(), limit: UInt16(truncatingIfNeeded: rng.next()))
+    s.idtr = TableRegister(base: rng.edgyWord(), limit: UInt16(truncatingIfNeeded: rng.next()))
+    let systemBits = Flag.if.mask | FlagMask.iopl | Flag.nt.mask | Flag.ac.mask | Flag.id.mask
+    flags |= UInt32(truncatingIfNeeded: rng.next()) & systemBits
+    // A source register for MOV to CR or DR holds a value both emulators accept.
+    if case .register(let r, _) = inst.op1 {
+      switch inst.op0 {
+      case .control(0): regs[Int(r.rawValue)] = randomCR0(&rng)
+      case .control(4):
+        regs[Int(r.rawValue)] = UInt32(truncatingIfNeeded: rng.next()) & CPUModel.core2.cr4Supported
+      case .debug(let n) where n == 6 || n == 4:
+        regs[Int(r.rawValue)] = UInt32(truncatingIfNeeded: rng.next()) & DebugRegisterBits.dr6Writable
+      case .debug(let n) where n == 7 || n == 5:
+        regs[Int(r.rawValue)] = Self.breakpointFreeDR7(&rng)
+      default: break
+      }
+    }
+    // POPF: no TF in the image popped (single-step is not modelled).
+    if inst.mnemonic == .popf {
+      let offset = Int(regs[Int(GPR.esp.rawValue)] &- Self.data32)
+      if offset >= 0 && offset + 1 < data32.count { data32[offset + 1] &= ~UInt8(1) }
+    }
+    return s
+  }
+
+  /// DR7 with no breakpoint enabled and no general detect: breakpoints are not modelled.
+  static func breakpointFreeDR7(_ rng: inout SplitMix64) -> UInt32 {
+    (UInt32(truncatingIfNeeded: rng.next()) & DebugRegisterBits.dr7Writable & ~0xFF
+      & ~DebugRegisterBits.generalDetect) | DebugRegisterBits.dr7Fixed
   }
 
   /// Registers (or the memory destination) whose value the SDM leaves undefined in this case.

@@ -13,7 +13,7 @@ public struct InstructionGenerator {
   /// A random instance of `form`, or nil when the form cannot be instantiated that way.
   public func instance(of form: Form, using rng: inout some RandomNumberGenerator) -> Instruction {
     let spec = form.spec
-    let operandSize: OperandSize = Bool.random(using: &rng) ? .dword : .word
+    var operandSize: OperandSize = Bool.random(using: &rng) ? .dword : .word
     let addressSize: AddressSize = allowAddressSize16 && Int.random(in: 0..<4, using: &rng) == 0 ? .a16 : .a32
     let segment: SegmentRegister? =
       allowSegmentOverrides && Int.random(in: 0..<5, using: &rng) == 0
@@ -21,6 +21,20 @@ public struct InstructionGenerator {
     var rep = RepeatPrefix.none
     if allowRepeatPrefixes && Int.random(in: 0..<4, using: &rng) == 0 {
       rep = Bool.random(using: &rng) ? .rep : .repne
+    }
+    // Mandatory prefixes are part of the opcode; without one, 66 and F3 would select another
+    // form of 0F C7 /6 (VMCLEAR, VMXON instead of VMPTRLD).
+    switch spec.mandatoryPrefix {
+    case 0x66:
+      operandSize = .word
+      rep = .none
+    case 0xF3: rep = .rep
+    case 0xF2: rep = .repne
+    default:
+      if spec.opcode == "0F C7 /6" {
+        operandSize = .dword
+        rep = .none
+      }
     }
     var operands: [Operand] = []
     var rmChoice: Operand?
@@ -68,6 +82,11 @@ public struct InstructionGenerator {
             .stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize)))
       case .y(let s):
         operands.append(.memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize)))
+      case .r(let s):
+        operands.append(.register(GPR.allCases.randomElement(using: &rng)!, s.resolve(operandSize)))
+      case .c: operands.append(.control([0, 2, 3, 4].randomElement(using: &rng)!))
+      case .d: operands.append(.debug(UInt8.random(in: 0...7, using: &rng)))
+      case .s: operands.append(.segment(SegmentRegister.allCases.randomElement(using: &rng)!))
       }
     }
     let lock =

@@ -83,6 +83,32 @@ public final class Unicorn {
   public var eflags: UInt32 { get throws { try read(UC_X86_REG_EFLAGS) } }
   public func setEFLAGS(_ v: UInt32) throws { try write(UC_X86_REG_EFLAGS, v) }
 
+  /// CR0, CR2, CR3, CR4 by number.
+  public func controlRegister(_ n: Int) throws -> UInt32 { try read(Self.controlIDs[n]) }
+  public func setControlRegister(_ n: Int, _ v: UInt32) throws { try write(Self.controlIDs[n], v) }
+  static let controlIDs: [uc_x86_reg] = [
+    UC_X86_REG_CR0, UC_X86_REG_CR1, UC_X86_REG_CR2, UC_X86_REG_CR3, UC_X86_REG_CR4,
+  ]
+
+  /// DR0–DR7 by number.
+  public func debugRegister(_ n: Int) throws -> UInt32 {
+    try read(uc_x86_reg(rawValue: UC_X86_REG_DR0.rawValue + UInt32(n)))
+  }
+  public func setDebugRegister(_ n: Int, _ v: UInt32) throws {
+    try write(uc_x86_reg(rawValue: UC_X86_REG_DR0.rawValue + UInt32(n)), v)
+  }
+
+  /// GDTR or IDTR as (base, limit).
+  public func tableRegister(interrupt: Bool) throws -> (base: UInt32, limit: UInt32) {
+    var mmr = uc_x86_mmr()
+    try Self.check(uc_reg_read(uc, Int32((interrupt ? UC_X86_REG_IDTR : UC_X86_REG_GDTR).rawValue), &mmr))
+    return (UInt32(truncatingIfNeeded: mmr.base), mmr.limit)
+  }
+  public func setTableRegister(interrupt: Bool, base: UInt32, limit: UInt32) throws {
+    var mmr = uc_x86_mmr(selector: 0, base: UInt64(base), limit: limit, flags: 0)
+    try Self.check(uc_reg_write(uc, Int32((interrupt ? UC_X86_REG_IDTR : UC_X86_REG_GDTR).rawValue), &mmr))
+  }
+
   func read(_ r: uc_x86_reg) throws -> UInt32 {
     var v: UInt32 = 0
     try Self.check(uc_reg_read(uc, Int32(r.rawValue), &v))

@@ -36,7 +36,8 @@ import Testing
     (CPUModel.Feature.cmov, [UInt8]([0x0F, 0x40, 0xC1])),  // CMOVO eax, ecx
     (.fpu, [0xD9, 0xE8]),  // FLD1
     (.tsc, [0x0F, 0x31]),  // RDTSC
-    (.msr, [0x0F, 0x32]),  // RDMSR
+    (.msr, [0x0F, 0x32]),  // RDMSR (ECX = 0x10, the TSC)
+    (.de, [0x0F, 0x22, 0xE0]),  // MOV CR4, EAX (EAX = CR4.DE)
     (.cx8, [0x0F, 0xC7, 0x08]),  // CMPXCHG8B [eax]
     (.sep, [0x0F, 0x34]),  // SYSENTER
     (.mmx, [0x0F, 0x6F, 0xC1]),  // MOVQ mm0, mm1
@@ -48,6 +49,8 @@ import Testing
     let m = Machine(memorySize: 1 << 20)
     var s = CPUState()
     s.eip = 0x1000
+    s[.ecx] = 0x10
+    s[.eax] = CR4.de
     m.state = s
     m.load(probe, at: PhysicalAddress(0x1000))
     let executes = m.step() == .retired

@@ -23,14 +23,30 @@ import Testing
 
   @Test func mandatoryPrefixesSelectTheInstruction() {
     let m: UInt8 = 0x30  // mod 00, reg 6, rm 000: [eax]
-    #expect(mnemonic([0x0F, 0xC7, m]) == "gap: VMPTRLD")
-    #expect(mnemonic([0x66, 0x0F, 0xC7, m]) == "gap: VMCLEAR")
-    #expect(mnemonic([0xF3, 0x0F, 0xC7, m]) == "gap: VMXON")
+    #expect(mnemonic([0x0F, 0xC7, m]) == "vmptrld [eax]")
+    #expect(mnemonic([0x66, 0x0F, 0xC7, m]) == "vmclear [eax]")
+    #expect(mnemonic([0xF3, 0x0F, 0xC7, m]) == "vmxon [eax]")
     #expect(mnemonic([0x0F, 0xC7, 0x08]) == "gap: CMPXCHG8B")
-    #expect(mnemonic([0x0F, 0xC7, 0x38]) == "gap: VMPTRST")
+    #expect(mnemonic([0x0F, 0xC7, 0x38]) == "vmptrst [eax]")
     #expect(mnemonic([0x0F, 0xC7, 0xF0]) == "#UD")  // register form: RDRAND is not on this CPU
-    #expect(mnemonic([0x0F, 0x01, 0xC1]) == "gap: VMCALL")
-    #expect(mnemonic([0x0F, 0x01, 0x10]) == "gap: LGDT")
+    #expect(mnemonic([0x0F, 0x01, 0xC1]) == "vmcall")
+    #expect(mnemonic([0x0F, 0x01, 0x10]) == "lgdt [eax]")
+    #expect(mnemonic([0x0F, 0x01, 0xE0]) == "smsw eax")
+    #expect(mnemonic([0x0F, 0x01, 0xF0]) == "lmsw ax")
+    #expect(mnemonic([0x0F, 0x01, 0xC8]) == "#UD")  // MONITOR: not reported by CPUID
+    #expect(mnemonic([0x0F, 0x01, 0xF8]) == "#UD")  // INVLPG needs memory
+    #expect(mnemonic([0x66, 0x0F, 0x38, 0x80, 0x00]) == "invept eax, [eax]")
+    #expect(mnemonic([0x0F, 0x38, 0x80, 0x00]) == "#UD")  // INVEPT needs its 66 prefix
+  }
+
+  @Test func controlAndDebugRegisterMovesIgnoreMod() {
+    // MOV r32, CR0 with mod = 00: still the register form, no displacement follows.
+    #expect(mnemonic([0x0F, 0x20, 0x00]) == "mov eax, cr0")
+    #expect(mnemonic([0x0F, 0x22, 0xD8]) == "mov cr3, eax")
+    #expect(mnemonic([0x0F, 0x22, 0xC8]) == "#UD")  // CR1
+    #expect(mnemonic([0x0F, 0x20, 0xE8]) == "#UD")  // CR5
+    #expect(mnemonic([0x0F, 0x21, 0xF8]) == "mov eax, dr7")
+    #expect(mnemonic([0xF0, 0x0F, 0x20, 0xC0]) == "#UD")  // LOCK MOV CR0 is CR8 on AMD only
   }
 
   @Test func decodesAsACore2() {
@@ -40,7 +56,8 @@ import Testing
     #expect(mnemonic([0x0F, 0x6F, 0xC1]) == "#UD")  // MOVQ mm: no MMX
     #expect(mnemonic([0x0F, 0x38, 0x00, 0xC1]) == "#UD")  // PSHUFB: no SSSE3
     #expect(mnemonic([0xD9, 0xE8]) == "gap: x87 escape D9")  // FLD1
-    #expect(mnemonic([0x0F, 0x31]) == "gap: RDTSC")
+    #expect(mnemonic([0x0F, 0x31]) == "rdtsc")
+    #expect(mnemonic([0x0F, 0x34]) == "gap: SYSENTER")
     #expect(mnemonic([0x0F, 0xA2]) == "cpuid")
     #expect(mnemonic([0x0F, 0x05]) == "#UD")  // SYSCALL: 64-bit only on Intel
     #expect(mnemonic([0x0F, 0x0B]) == "ud2")

@@ -82,6 +82,30 @@ extension Semantics {
     case .hlt: c.halt()
     // 0F 0B: UD2 — raises #UD by definition.
     case .ud2: try c.raise(Fault(.ud), when: d.truth(true))
+    case .movControl: try moveControl(&c, i)
+    case .movDebug: try moveDebug(&c, i)
+    case .lgdt: try loadTableRegister(&c, i, interrupt: false)
+    case .lidt: try loadTableRegister(&c, i, interrupt: true)
+    case .sgdt: try storeTableRegister(&c, i, interrupt: false)
+    case .sidt: try storeTableRegister(&c, i, interrupt: true)
+    case .smsw: try storeMachineStatus(&c, i)
+    case .lmsw: try loadMachineStatus(&c, i)
+    // 0F 06: CLTS — CR0.TS ← 0.
+    case .clts: try c.setSystemRegister(.cr0, d.and(c.systemRegister(.cr0), d.constant(~CR0.ts)))
+    // 0F 08: INVD, 0F 09: WBINVD — no caches are modelled, so nothing to invalidate or write back.
+    case .invd, .wbinvd: break
+    case .invlpg: try invalidatePage(&c, i)
+    case .rdmsr: try readMSR(&c, i)
+    case .wrmsr: try writeMSR(&c, i)
+    case .rdtsc: try readTimeStampCounter(&c, i)
+    case .rdpmc: try readPerformanceCounter(&c, i)
+    case .cli: try setInterruptFlag(&c, i, false)
+    case .sti: try setInterruptFlag(&c, i, true)
+    case .pushf: try pushFlags(&c, i)
+    case .popf: try popFlags(&c, i)
+    case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,
+      .invept, .invvpid:
+      try vmx(&c, i)
     }
   }
 }
