@@ -75,4 +75,22 @@ import UnicornReference
     _ = u.run(from: 0x1000, until: 0xFFFF_FFFF, count: 1)
     #expect(try u.register(4) == 0x8000 + 4 &- 0x8000)
   }
+
+  @Test func prefixedVMWRITEExecutesInUnicorn() throws {
+    let bytes: [UInt8] = [0x66, 0x0F, 0x79, 0xC1]  // 66 0F 79: VMWRITE with 66 (EXTRQ on AMD)
+    #expect(engine(bytes, registers: registers).stop == "fault(#UD)")
+    #expect(try reference(bytes, registers: registers).stop == "completed")
+  }
+
+  @Test func invEPTIsNotUDInUnicorn() throws {
+    let bytes: [UInt8] = [0x66, 0x0F, 0x38, 0x80, 0x05, 0x00, 0x20, 0x00, 0x00]  // invept eax, [0x2000]
+    #expect(engine(bytes, registers: registers).stop == "fault(#UD)")
+    #expect(try reference(bytes, registers: registers).stop != "interrupt(6)")
+  }
+
+  @Test func rdpmcIsUDInUnicorn() throws {
+    let bytes: [UInt8] = [0x0F, 0x33]  // rdpmc at CPL 0
+    #expect(engine(bytes, registers: registers).stop == "fault(#GP(0))")
+    #expect(try reference(bytes, registers: registers).stop.contains("error(10"))
+  }
 }
