@@ -22,6 +22,16 @@ public struct SegmentState: Hashable, Sendable, Codable {
     self.attributes = attributes
   }
 
+  init(_ c: SegmentCache<UInt32>) {
+    self.init(
+      selector: UInt16(truncatingIfNeeded: c.selector), base: c.base, limit: c.limit,
+      attributes: UInt16(truncatingIfNeeded: c.attributes))
+  }
+
+  var cache: SegmentCache<UInt32> {
+    SegmentCache(selector: UInt32(selector), base: base, limit: limit, attributes: UInt32(attributes))
+  }
+
   /// A flat 4 GiB segment.
   public static func flat(selector: UInt16, code: Bool) -> SegmentState {
     // Present, DPL 0, S = 1; code: execute/read (0xA), data: read/write (0x2); D/B = 1, G = 1.
@@ -47,6 +57,9 @@ public struct CPUState: Hashable, Sendable, Codable {
   public var eflags: UInt32
   /// ES CS SS DS FS GS.
   public var segments: [SegmentState]
+  /// LDTR and TR with their descriptor caches (attributes 0: unusable).
+  public var ldtr: SegmentState
+  public var tr: SegmentState
   public var gdtr: TableRegister
   public var idtr: TableRegister
   public var cr0: UInt32
@@ -65,9 +78,11 @@ public struct CPUState: Hashable, Sendable, Codable {
     gprs = Array(repeating: 0, count: 8)
     eip = 0
     eflags = FlagMask.reservedOne
-    segments = SegmentRegister.allCases.map { _ in
-      SegmentState(selector: 0, base: 0, limit: 0xFFFF, attributes: 0x93)
-    }
+    // Flat protected-mode segments, as the loader leaves them (docs/loading.md).
+    segments = SegmentRegister.allCases.map { .flat(selector: $0 == .cs ? 0x08 : 0x10, code: $0 == .cs) }
+    ldtr = SegmentState(selector: 0, base: 0, limit: 0, attributes: 0)
+    // A busy 32-bit TSS at 0, limit 0x67, until a guest's LTR.
+    tr = SegmentState(selector: 0, base: 0, limit: 0x67, attributes: 0x8B)
     gdtr = TableRegister(base: 0, limit: 0xFFFF)
     idtr = TableRegister(base: 0, limit: 0x3FF)
     // Protected mode (PE) with ET: the model has no real-address mode (docs/loading.md).
@@ -162,6 +177,8 @@ public struct CPUState: Hashable, Sendable, Codable {
       )
     }
     if tsc != other.tsc { out.append("tsc: \(tsc) → \(other.tsc)") }
+    if ldtr != other.ldtr { out.append("ldtr: \(ldtr) → \(other.ldtr)") }
+    if tr != other.tr { out.append("tr: \(tr) → \(other.tr)") }
     if gdtr != other.gdtr { out.append("gdtr: \(gdtr) → \(other.gdtr)") }
     if idtr != other.idtr { out.append("idtr: \(idtr) → \(other.idtr)") }
     if halted != other.halted { out.append("halted: \(halted) → \(other.halted)") }

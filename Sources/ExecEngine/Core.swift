@@ -52,7 +52,12 @@ enum RegisterSlot {
   static let segmentBases = 8
   static let systemRegisters = 16
   static let msrs = 32
-  static let count = 64
+  static let segmentLimits = 48
+  static let selectors = 54
+  static let attributes = 60
+  /// LDTR then TR: selector, base, limit, attributes each.
+  static let systemSegments = 66
+  static let count = 80
 
   @inline(__always) static func system(_ r: SystemRegister) -> Int { systemRegisters + Int(r.rawValue) }
   /// Low half; the high half follows.
@@ -137,8 +142,69 @@ struct Core: ExecutionContext {
   }
 
   @inline(__always) func segmentBase(_ s: SegmentRegister) -> UInt32 { registerFile[8 + Int(s.rawValue)] }
-  @inline(__always) func setSegmentBase(_ s: SegmentRegister, _ v: UInt32) {
-    registerFile[8 + Int(s.rawValue)] = v
+
+  func segment(_ s: SegmentRegister) -> SegmentCache<UInt32> {
+    let k = Int(s.rawValue)
+    return SegmentCache(
+      selector: registerFile[RegisterSlot.selectors + k], base: registerFile[RegisterSlot.segmentBases + k],
+      limit: registerFile[RegisterSlot.segmentLimits + k],
+      attributes: registerFile[RegisterSlot.attributes + k])
+  }
+
+  mutating func setSegment(_ s: SegmentRegister, _ v: SegmentCache<UInt32>) throws(Interrupt) {
+    let k = Int(s.rawValue)
+    registerFile[RegisterSlot.selectors + k] = v.selector & 0xFFFF
+    registerFile[RegisterSlot.segmentBases + k] = v.base
+    registerFile[RegisterSlot.segmentLimits + k] = v.limit
+    registerFile[RegisterSlot.attributes + k] = v.attributes
+    if s == .cs { cpl = UInt8(v.selector & 3) }
+    updateUncheckedSegments()
+  }
+
+  func systemSegment(_ s: SystemSegment) -> SegmentCache<UInt32> {
+    let k = RegisterSlot.systemSegments + 4 * Int(s.rawValue)
+    return SegmentCache(
+      selector: registerFile[k], base: registerFile[k + 1], limit: registerFile[k + 2],
+      attributes: registerFile[k + 3])
+  }
+
+  mutating func setSystemSegment(_ s: SystemSegment, _ v: SegmentCache<UInt32>) throws(Interrupt) {
+    let k = RegisterSlot.systemSegments + 4 * Int(s.rawValue)
+    (registerFile[k], registerFile[k + 1], registerFile[k + 2], registerFile[k + 3]) = (
+      v.selector & 0xFFFF, v.base, v.limit, v.attributes
+    )
+  }
+
+  /// Segments (one bit each) through which every read, or every write, passes the checks: usable
+  /// 4 GiB expand-up segments of the right type. Accesses through them skip the check.
+  var uncheckedReads: UInt8 = 0
+  var uncheckedWrites: UInt8 = 0
+
+  mutating func updateUncheckedSegments() {
+    uncheckedReads = 0
+    uncheckedWrites = 0
+    for s in SegmentRegister.allCases {
+      let k = Int(s.rawValue)
+      let a = registerFile[RegisterSlot.attributes + k]
+      guard registerFile[RegisterSlot.segmentLimits + k] == 0xFFFF_FFFF, a & SegmentAttribute.present != 0
+      else {
+        continue
+      }
+      let code = a & SegmentAttribute.code != 0
+      let rw = a & SegmentAttribute.writableOrReadable != 0
+      if code ? rw : a & SegmentAttribute.expandDownOrConforming == 0 { uncheckedReads |= 1 << s.rawValue }
+      if !code && rw && a & SegmentAttribute.expandDownOrConforming == 0 {
+        uncheckedWrites |= 1 << s.rawValue
+      }
+    }
+  }
+
+  @inline(__always)
+  mutating func checkSegment(_ s: SegmentRegister, _ offset: UInt32, _ size: OperandSize, write: Bool)
+    throws(Interrupt)
+  {
+    if (write ? uncheckedWrites : uncheckedReads) & (1 << s.rawValue) != 0 { return }
+    try checkedSegmentAccess(s, offset, size, write: write)
   }
 
   @inline(__always) func systemRegister(_ r: SystemRegister) -> UInt32 {
@@ -205,6 +271,11 @@ struct Core: ExecutionContext {
   @inline(__always)
   mutating func raise(_ fault: Fault, when condition: Bit) throws(Interrupt) {
     if condition.isSet { throw .fault(fault) }
+  }
+
+  @inline(__always)
+  mutating func raise(_ vector: Exception, code: UInt32, when condition: Bit) throws(Interrupt) {
+    if condition.isSet { throw .fault(Fault(vector, errorCode: code)) }
   }
 
   @inline(__always)

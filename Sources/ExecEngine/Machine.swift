@@ -59,7 +59,9 @@ public final class Machine {
       for r in GPR.allCases { s[r] = core.gpr(r) }
       s.eip = core.eip
       s.eflags = core.eflags
-      for seg in SegmentRegister.allCases { s.segments[Int(seg.rawValue)].base = core.segmentBase(seg) }
+      for seg in SegmentRegister.allCases { s[seg] = SegmentState(core.segment(seg)) }
+      s.ldtr = SegmentState(core.systemSegment(.ldtr))
+      s.tr = SegmentState(core.systemSegment(.tr))
       for r in SystemRegister.allCases { s[r] = core.systemRegister(r) }
       for m in ModelSpecificRegister.all where m.kind == .storage {
         let v = core.msr(m)
@@ -75,7 +77,9 @@ public final class Machine {
       core.eip = newValue.eip
       core.flagBits = newValue.eflags | FlagMask.reservedOne
       core.pendingMask = 0
-      for seg in SegmentRegister.allCases { core.setSegmentBase(seg, newValue[seg].base) }
+      for seg in SegmentRegister.allCases { try? core.setSegment(seg, newValue[seg].cache) }
+      try? core.setSystemSegment(.ldtr, newValue.ldtr.cache)
+      try? core.setSystemSegment(.tr, newValue.tr.cache)
       core.cpl = newValue.cpl
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }

@@ -171,11 +171,17 @@ public enum Decoder {
     let low = opcode &- spec.bytes.last!
     var rm: Operand = .none
     if let m = modrm,
-      spec.operands.contains(where: { if case .e = $0 { true } else if case .m = $0 { true } else { false } })
+      spec.operands.contains(where: {
+        switch $0 {
+        case .e, .m, .mwRv: true
+        default: false
+        }
+      })
     {
       let size = spec.operands.lazy.compactMap { o -> OperandSize? in
         if case .e(let s) = o { return s.resolve(operandSize) }
         if case .m(let s) = o { return s.resolve(operandSize) }
+        if case .mwRv = o { return m >> 6 == 3 ? operandSize : .word }
         return nil
       }.first!
       rm = try decodeRM(&r, modrm: m, size: size, addressSize: addressSize, segment: segment)
@@ -184,7 +190,8 @@ public enum Decoder {
     var operands: [Operand] = []
     for o in spec.operands {
       switch o {
-      case .e, .m: operands.append(rm)
+      case .e, .m, .mwRv: operands.append(rm)
+      case .fixedSegment(let sreg): operands.append(.segment(sreg))
       case .g(let s): operands.append(.register(GPR(rawValue: (modrm! >> 3) & 7)!, s.resolve(operandSize)))
       case .i(let s):
         let size = s.resolve(operandSize)

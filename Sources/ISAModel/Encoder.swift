@@ -100,6 +100,16 @@ public enum Encoder {
         else {
           throw EncodeError(message: "\(spec): operand \(k) must be the string destination")
         }
+      case .mwRv:
+        switch op {
+        case .register(_, let rs) where rs == i.operandSize: rm = op
+        case .memory(let m) where m.size == .word && m.addressSize == i.addressSize: rm = op
+        default: throw EncodeError(message: "\(spec): operand \(k) must be r\(i.operandSize.bits) or m16")
+        }
+      case .fixedSegment(let sreg):
+        guard op == .segment(sreg) else {
+          throw EncodeError(message: "\(spec): operand \(k) must be \(sreg.name)")
+        }
       case .r(let s):
         guard case .register(_, let rs) = op, rs == s.resolve(i.operandSize) else {
           throw EncodeError(message: "\(spec): operand \(k) must be a register")

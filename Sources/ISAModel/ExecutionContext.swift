@@ -31,6 +31,17 @@ public protocol ExecutionContext {
   var cpuModel: CPUModel { get }
   /// The base address of a segment (hidden descriptor cache; SDM Vol. 3A §3.4.3).
   func segmentBase(_ s: SegmentRegister) -> Value
+  /// A segment register's selector and descriptor cache.
+  func segment(_ s: SegmentRegister) -> SegmentCache<Value>
+  /// Loads a segment register (the checks were made by the caller; loading CS sets the CPL to
+  /// the selector's RPL).
+  mutating func setSegment(_ s: SegmentRegister, _ v: SegmentCache<Value>) throws(Interrupt)
+  func systemSegment(_ s: SystemSegment) -> SegmentCache<Value>
+  mutating func setSystemSegment(_ s: SystemSegment, _ v: SegmentCache<Value>) throws(Interrupt)
+  /// Checks an access through a segment (`checkedSegmentAccess` is the definition; a context
+  /// may skip it where it knows every offset passes).
+  mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)
+    throws(Interrupt)
 
   /// Reads `size` bytes at a linear address, little-endian (paging is the context's).
   mutating func readLinear(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
@@ -59,6 +70,8 @@ public protocol ExecutionContext {
 
   /// Raises `fault` when `condition` holds; the instruction then has no effect.
   mutating func raise(_ fault: Fault, when condition: Truth) throws(Interrupt)
+  /// Raises `vector` with an error code that is a value (a selector's, say).
+  mutating func raise(_ vector: Exception, code: Value, when condition: Truth) throws(Interrupt)
   /// Ends the step as a model gap named `what` when `condition` holds: a case the model does
   /// not implement (the Verifier excludes it from its queries and says so).
   mutating func modelGap(_ what: String, when condition: Truth) throws(Interrupt)
@@ -66,6 +79,15 @@ public protocol ExecutionContext {
   mutating func when(_ condition: Truth, _ body: (inout Self) throws(Interrupt) -> Void) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
   mutating func halt()
+}
+
+extension ExecutionContext {
+  @inlinable
+  public mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)
+    throws(Interrupt)
+  {
+    try checkedSegmentAccess(s, offset, size, write: write)
+  }
 }
 
 extension Operand {
@@ -132,19 +154,20 @@ extension ExecutionContext {
     return m.addressSize == .a16 ? d.and(ea, d.constant(0xFFFF)) : ea
   }
 
-  /// Reads through a segment (flat segments for now: base + offset; limit checks come with the
-  /// protection model).
+  /// Reads through a segment: the limit and type checks, then base + offset.
   @inlinable @inline(__always)
   public mutating func read(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize) throws(Interrupt)
     -> Value
   {
-    try readLinear(domain.add(segmentBase(s), offset), size)
+    try checkSegment(s, offset, size, write: false)
+    return try readLinear(domain.add(segmentBase(s), offset), size)
   }
 
   @inlinable @inline(__always)
   public mutating func write(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, _ v: Value)
     throws(Interrupt)
   {
+    try checkSegment(s, offset, size, write: true)
     try writeLinear(domain.add(segmentBase(s), offset), size, v)
   }
 
@@ -156,6 +179,7 @@ extension ExecutionContext {
     if case .register(let r, let s) = o { return register(r, s) }
     if case .memory(let m) = o { return try read(m.segment, effectiveAddress(m), m.size) }
     if case .immediate(let v) = o { return domain.constant(v) }
+    if case .segment(let s) = o { return segment(s).selector }
     return domain.constant(0)
   }
 
@@ -165,6 +189,10 @@ extension ExecutionContext {
       setRegister(r, s, v)
     } else if case .memory(let m) = o {
       try write(m.segment, effectiveAddress(m), m.size, v)
+    } else if case .segment(let s) = o {
+      // MOV Sreg and POP Sreg: loading CS that way is #UD (a far transfer loads CS).
+      try raise(Fault(.ud), when: domain.truth(s == .cs))
+      try loadSegment(s, selector: v)
     }
   }
 

@@ -22,6 +22,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case hlt, ud2, input, output, cpuid
   case movControl, movDebug, lgdt, lidt, sgdt, sidt, smsw, lmsw, clts, invd, wbinvd, invlpg
   case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
+  case sldt, str, lldt, ltr
   // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
   case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
   case invept, invvpid
@@ -153,7 +154,8 @@ extension Mnemonic {
     case .output: [.read, .read]
     case .movControl, .movDebug: [.write, .read]
     case .lgdt, .lidt: [.read]
-    case .sgdt, .sidt, .smsw: [.write]
+    case .sgdt, .sidt, .smsw, .sldt, .str: [.write]
+    case .lldt, .ltr: [.read]
     case .lmsw: [.read]
     case .invlpg: [.address]
     case .vmxon, .vmclear, .vmptrld: [.read]
@@ -172,7 +174,8 @@ extension Mnemonic {
   /// the same check for the engine and the Verifier, never code inside a handler.
   public var requiresCPL0: Bool {
     switch self {
-    case .hlt, .movControl, .movDebug, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr:
+    case .hlt, .movControl, .movDebug, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr,
+      .lldt, .ltr:
       true
     default: false
     }
@@ -196,6 +199,7 @@ extension Mnemonic {
     case .hlt, .input, .output, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc,
       .rdpmc, .cli, .sti:
       [.gp]
+    case .lldt, .ltr: [.gp, .np]
     case .movControl, .movDebug: [.gp, .ud]
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,
       .invept, .invvpid:

@@ -38,6 +38,11 @@ public enum OperandSpec: Hashable, Sendable {
   case d
   /// S: ModRM reg names a segment register.
   case s
+  /// Mw/Rv: ModRM r/m, a 16-bit memory operand or a register of the operand size (MOV r/m,
+  /// Sreg; SLDT; STR — SDM Vol. 2B: the store to memory is always 16 bits).
+  case mwRv
+  /// A fixed segment register (PUSH ES, POP DS …).
+  case fixedSegment(SegmentRegister)
 }
 
 /// Operand sizes in the SDM's notation.
@@ -122,7 +127,7 @@ public struct FormSpec: Sendable, CustomStringConvertible {
     precondition(!bytes.isEmpty, "opcode line without bytes: \(opcode)")
     if operands.contains(where: {
       switch $0 {
-      case .e, .m, .g, .r, .c, .d, .s: true
+      case .e, .m, .g, .r, .c, .d, .s, .mwRv: true
       default: false
       }
     }) {
@@ -393,16 +398,33 @@ public enum OpcodeTable {
     add("0F 79 /r", .vmwrite, [.g(.d), .e(.d)])
     add("66 0F 38 80 /r", .invept, [.g(.d), .m(.d)])
     add("66 0F 38 81 /r", .invvpid, [.g(.d), .m(.d)])
+
+    // Segment registers (SDM Vol. 2B MOV, PUSH, POP) and the system segments (group 6).
+    add("8C /r", .mov, [.mwRv, .s])
+    add("8E /r", .mov, [.s, .e(.w)])
+    for (opcode, sreg) in [
+      ("06", SegmentRegister.es), ("0E", .cs), ("16", .ss), ("1E", .ds), ("0F A0", .fs), ("0F A8", .gs),
+    ] {
+      add(opcode, .push, [.fixedSegment(sreg)])
+    }
+    for (opcode, sreg) in [
+      ("07", SegmentRegister.es), ("17", .ss), ("1F", .ds), ("0F A1", .fs), ("0F A9", .gs),
+    ] {
+      add(opcode, .pop, [.fixedSegment(sreg)])
+    }
+    add("0F 00 /0", .sldt, [.mwRv])
+    add("0F 00 /1", .str, [.mwRv])
+    add("0F 00 /2", .lldt, [.e(.w)])
+    add("0F 00 /3", .ltr, [.e(.w)])
     return f
   }
 
   /// Valid instructions the model does not implement yet: decoding one ends the step as a
   /// model gap naming it (never #UD, never a NOP).
   static let oneByteGaps: [UInt8: String] = [
-    0x06: "PUSH ES", 0x07: "POP ES", 0x0E: "PUSH CS", 0x16: "PUSH SS", 0x17: "POP SS",
-    0x1E: "PUSH DS", 0x1F: "POP DS", 0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
+    0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
     0x63: "ARPL", 0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
-    0x8C: "MOV r/m16, Sreg", 0x8E: "MOV Sreg, r/m16", 0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
+    0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
     0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
     0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
@@ -415,9 +437,7 @@ public enum OpcodeTable {
   static let oneByteMemoryGaps: [UInt8: String] = [0x62: "BOUND", 0xC4: "LES", 0xC5: "LDS"]
 
   static let twoByteGaps: [UInt8: String] = [
-    0x00: "group 6 (SLDT STR LLDT LTR VERR VERW)", 0x02: "LAR", 0x03: "LSL",
-    0x34: "SYSENTER", 0x35: "SYSEXIT", 0xA0: "PUSH FS",
-    0xA1: "POP FS", 0xA8: "PUSH GS", 0xA9: "POP GS", 0xAA: "RSM",
+    0x02: "LAR", 0x03: "LSL", 0x34: "SYSENTER", 0x35: "SYSEXIT", 0xAA: "RSM",
   ]
 
   static let twoByteMemoryGaps: [UInt8: String] = [0xB2: "LSS", 0xB4: "LFS", 0xB5: "LGS"]
@@ -489,6 +509,11 @@ public enum OpcodeTable {
       two[b] = .group(
         memory: Array(repeating: .form(UInt16(nop)), count: 8),
         register: Array(repeating: .form(UInt16(nop)), count: 8))
+    }
+    // Group 6: VERR and VERW are not modelled yet; /6 and /7 are #UD.
+    if case .group(var m, var r) = two[0x00] {
+      (m[4], m[5], r[4], r[5]) = (.gap("VERR"), .gap("VERW"), .gap("VERR"), .gap("VERW"))
+      two[0x00] = .group(memory: m, register: r)
     }
     // FF /3 and FF /5 are far CALL and JMP through memory; 8F /1–7 and C6/C7 /1–7 stay #UD.
     if case .group(var m, let r) = one[0xFF] {

@@ -12,6 +12,24 @@ public final class DifferentialRunner {
   public static let data32: UInt32 = 0x10_0000
   public static let data16: UInt32 = 0xC000
   public static let dataSize: UInt32 = 0x4000
+  /// A GDT both emulators load selectors from: null, flat code (0x08), flat data (0x10), and a
+  /// few others for MOV Sreg and POP Sreg to meet: read-only data (0x18), a DPL-3 data segment
+  /// (0x20), a not-present data segment (0x28), a small expand-up data segment (0x30: base
+  /// 0x100000, limit 0xFFF), an execute-only code segment (0x38), readable code (0x40), an LDT
+  /// descriptor (0x48).
+  public static let gdt: UInt32 = 0x0800
+  static let gdtBytes: [UInt8] = [
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x9B, 0xCF, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x93, 0xCF, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x91, 0xCF, 0,
+    0xFF, 0xFF, 0, 0, 0, 0xF3, 0xCF, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x13, 0xCF, 0,
+    0xFF, 0x0F, 0, 0, 0x10, 0x93, 0x40, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x99, 0xCF, 0,
+    0xFF, 0xFF, 0, 0, 0, 0x9B, 0xCF, 0,
+    0x17, 0, 0, 0x08, 0, 0x82, 0, 0,
+  ]
 
   /// What unicorn maps: the low 64 KiB (code and 16-bit data) and the 32-bit data.
   static let regions: [(address: UInt64, size: Int)] = [(0, 0x1_0000), (UInt64(data32), Int(dataSize))]
@@ -63,6 +81,7 @@ public final class DifferentialRunner {
     .hlt, .input, .output, .cpuid, .movControl, .movDebug, .lgdt, .lidt, .sgdt, .sidt, .smsw, .lmsw, .clts,
     .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
     .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .invept, .invvpid,
+    .sldt, .str, .lldt, .ltr,
   ]
 
   /// One case. Returns a description of every difference (empty when they agree).
@@ -77,11 +96,17 @@ public final class DifferentialRunner {
     for r in GPR.allCases { state[r] = regs[Int(r.rawValue)] }
     state.eip = Self.code
     state.eflags = flags
-    for s in SegmentRegister.allCases { state[s] = .flat(selector: s == .cs ? 0x08 : 0x10, code: s == .cs) }
+    // Flat segments as the GDT's descriptors 0x08 and 0x10 load them (accessed bits set).
+    for s in SegmentRegister.allCases {
+      state[s] = .flat(selector: s == .cs ? 0x08 : 0x10, code: s == .cs)
+      state[s].attributes |= 1
+    }
+    state.gdtr = TableRegister(base: Self.gdt, limit: UInt16(Self.gdtBytes.count - 1))
     if let sys = c.system {
       for r in SystemRegister.allCases { state[r] = sys[r] }
     }
     machine.state = state
+    machine.load(Self.gdtBytes, at: PhysicalAddress(Self.gdt))
     machine.load(bytes + [0xF4], at: PhysicalAddress(Self.code))
     machine.load(data32, at: PhysicalAddress(Self.data32))
     machine.load(data16, at: PhysicalAddress(Self.data16))
@@ -97,7 +122,15 @@ public final class DifferentialRunner {
     // The reference.
     for r in 0..<8 { try unicorn.setRegister(r, regs[r]) }
     try unicorn.setEFLAGS(flags)
-    let sys = c.system ?? CPUState()
+    // Flat selectors, loaded from the same GDT; then the case's own GDTR (system scope).
+    try unicorn.writeMemory(Self.gdtBytes, at: UInt64(Self.gdt))
+    try unicorn.setTableRegister(interrupt: false, base: Self.gdt, limit: UInt32(Self.gdtBytes.count - 1))
+    for s in SegmentRegister.allCases where s != .cs {
+      try unicorn.setSegmentSelector(Int(s.rawValue), UInt32(state[s].selector))
+    }
+    try unicorn.setSegmentSelector(Int(SegmentRegister.cs.rawValue), UInt32(state[.cs].selector))
+    var sys = c.system ?? CPUState()
+    if c.system == nil { sys.gdtr = state.gdtr }
     try unicorn.setControlRegister(0, sys.cr0)
     try unicorn.setControlRegister(2, sys.cr2)
     try unicorn.setControlRegister(3, sys.cr3)
@@ -296,6 +329,17 @@ public final class DifferentialRunner {
     var flags =
       (UInt32(truncatingIfNeeded: rng.next()) & (FlagMask.status | Flag.df.mask)) | FlagMask.reservedOne
     var data32 = Self.randomBytes(Int(Self.dataSize), &rng)
+    // Segment loads: selectors that mostly name the GDT's descriptors (with any RPL and TI).
+    if case .segment = inst.op0 {
+      let selector = UInt32(rng.next() % 0x58)
+      if case .register(let r, _) = inst.op1 {
+        regs[Int(r.rawValue)] = (regs[Int(r.rawValue)] & 0xFFFF_0000) | selector
+      } else if inst.mnemonic == .pop {
+        let offset = Int(regs[Int(GPR.esp.rawValue)] &- Self.data32)
+        data32[offset] = UInt8(selector)
+        data32[offset + 1] = 0
+      }
+    }
     let data16 = Self.randomBytes(Int(Self.dataSize), &rng)
     var system: CPUState?
     if scope == .system {

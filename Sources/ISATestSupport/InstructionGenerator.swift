@@ -87,6 +87,12 @@ public struct InstructionGenerator {
       case .c: operands.append(.control([0, 2, 3, 4].randomElement(using: &rng)!))
       case .d: operands.append(.debug(UInt8.random(in: 0...7, using: &rng)))
       case .s: operands.append(.segment(SegmentRegister.allCases.randomElement(using: &rng)!))
+      case .fixedSegment(let sreg): operands.append(.segment(sreg))
+      case .mwRv:
+        operands.append(
+          Bool.random(using: &rng)
+            ? .register(GPR.allCases.randomElement(using: &rng)!, operandSize)
+            : .memory(memoryOperand(size: .word, addressSize: addressSize, segment: segment, using: &rng)))
       }
     }
     let lock =

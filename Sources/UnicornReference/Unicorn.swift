@@ -98,6 +98,14 @@ public final class Unicorn {
     try write(uc_x86_reg(rawValue: UC_X86_REG_DR0.rawValue + UInt32(n)), v)
   }
 
+  /// A segment register's selector, ES CS SS DS FS GS by number (writing one in protected mode
+  /// loads its descriptor from unicorn's GDT).
+  public func segmentSelector(_ n: Int) throws -> UInt32 { try read(Self.segmentIDs[n]) }
+  public func setSegmentSelector(_ n: Int, _ v: UInt32) throws { try write(Self.segmentIDs[n], v) }
+  static let segmentIDs: [uc_x86_reg] = [
+    UC_X86_REG_ES, UC_X86_REG_CS, UC_X86_REG_SS, UC_X86_REG_DS, UC_X86_REG_FS, UC_X86_REG_GS,
+  ]
+
   /// GDTR or IDTR as (base, limit).
   public func tableRegister(interrupt: Bool) throws -> (base: UInt32, limit: UInt32) {
     var mmr = uc_x86_mmr()

@@ -93,4 +93,11 @@ import UnicornReference
     #expect(engine(bytes, registers: registers).stop == "fault(#GP(0))")
     #expect(try reference(bytes, registers: registers).stop.contains("error(10"))
   }
+
+  @Test func ltrOfANullSelectorDoesNotFaultInUnicorn() throws {
+    let bytes: [UInt8] = [0x0F, 0x00, 0xD8]  // ltr ax, with AX = 0
+    let zero: [UInt32] = [0, 0, 0, 0, 0x8000, 0, 0, 0]
+    #expect(engine(bytes, registers: zero).stop == "fault(#GP(0))")  // "#GP(0) if … a NULL selector"
+    #expect(try reference(bytes, registers: zero).stop == "completed")
+  }
 }

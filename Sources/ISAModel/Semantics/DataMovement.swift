@@ -112,6 +112,10 @@ extension Semantics {
     if case .memory(let m) = i.op0 {
       try c.write(m.segment, c.effectiveAddress(m, esp: esp), size, v)
       c.setGPR(.esp, esp)
+    } else if case .segment = i.op0 {
+      // The segment load's checks come first: a fault leaves ESP as it was.
+      try c.write(i.op0, v)
+      c.setGPR(.esp, esp)
     } else {
       c.setGPR(.esp, esp)
       try c.write(i.op0, v)

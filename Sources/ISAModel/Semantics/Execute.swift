@@ -101,6 +101,10 @@ extension Semantics {
     case .rdpmc: try readPerformanceCounter(&c, i)
     case .cli: try setInterruptFlag(&c, i, false)
     case .sti: try setInterruptFlag(&c, i, true)
+    case .sldt: try storeSystemSegment(&c, i, .ldtr)
+    case .str: try storeSystemSegment(&c, i, .tr)
+    case .lldt: try loadSystemSegment(&c, i, .ldtr)
+    case .ltr: try loadSystemSegment(&c, i, .tr)
     case .pushf: try pushFlags(&c, i)
     case .popf: try popFlags(&c, i)
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

@@ -302,3 +302,54 @@ extension Semantics {
     }
   }
 }
+
+/// SLDT STR LLDT LTR (SDM Vol. 2A LLDT, LTR; Vol. 2B SLDT, STR).
+extension Semantics {
+  // 0F 00 /0: SLDT, 0F 00 /1: STR — the selector; into a 32-bit register zero-extended.
+  @inlinable
+  static func storeSystemSegment<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ s: SystemSegment)
+    throws(Interrupt)
+  {
+    try c.write(i.op0, c.domain.and(c.systemSegment(s).selector, c.domain.constant(0xFFFF)))
+  }
+
+  // 0F 00 /2: LLDT r/m16 — a null selector makes LDTR unusable; otherwise a present LDT
+  // descriptor in the GDT: #GP(selector) for TI = 1 or another type, #NP(selector) if absent.
+  // 0F 00 /3: LTR r/m16 — an available TSS (type 1 or 9), which becomes busy in the GDT; a null
+  // selector is #GP(0).
+  @inlinable
+  static func loadSystemSegment<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ s: SystemSegment)
+    throws(Interrupt)
+  {
+    let d = c.domain
+    let selector = d.and(try c.read(i.op0), d.constant(0xFFFF))
+    let null = d.equal(d.and(selector, d.constant(0xFFFC)), d.constant(0))
+    if s == .tr { try c.raise(generalProtection, when: null) }
+    try c.when(null) { (c: inout C) throws(Interrupt) in
+      try c.setSystemSegment(
+        s,
+        SegmentCache(selector: selector, base: d.constant(0), limit: d.constant(0), attributes: d.constant(0))
+      )
+    }
+    try c.when(d.not(null)) { (c: inout C) throws(Interrupt) in
+      let code = c.selectorErrorCode(selector)
+      try c.raise(.gp, code: code, when: d.bit(selector, 2))
+      let (desc, address) = try c.fetchDescriptor(selector)
+      let type = desc.type(d)
+      let wanted =
+        s == .ldtr
+        ? d.equal(type, d.constant(2))
+        : d.or(d.equal(type, d.constant(1)), d.equal(type, d.constant(9)))
+      try c.raise(.gp, code: code, when: d.or(desc.codeOrData(d), d.not(wanted)))
+      try c.raise(.np, code: code, when: d.not(desc.present(d)))
+      var attributes = desc.attributes(d)
+      if s == .tr {
+        // Busy: type bit 1, in the GDT and in TR's cache.
+        try c.writeLinear(d.add(address, d.constant(4)), .dword, d.or(desc.high, d.constant(0x200)))
+        attributes = d.or(attributes, d.constant(2))
+      }
+      try c.setSystemSegment(
+        s, SegmentCache(selector: selector, base: desc.base(d), limit: desc.limit(d), attributes: attributes))
+    }
+  }
+}
