@@ -43,7 +43,7 @@ bench: setup $(BENCH_PYTHON)
 N ?= 1000000
 difftest: setup
 	$(SWIFT) build -c release --product virtlab-difftest
-	.build/release/virtlab-difftest $(N)
+	.build/release/virtlab-difftest $(SCOPE) $(N)
 
 # libFuzzer on decode + execute, in its own build folder (see docs/testing.md).
 FUZZ_SECONDS ?= 60
