@@ -22,7 +22,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case hlt, ud2, input, output, cpuid
   case movControl, movDebug, lgdt, lidt, sgdt, sidt, smsw, lmsw, clts, invd, wbinvd, invlpg
   case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
-  case sldt, str, lldt, ltr
+  case sldt, str, lldt, ltr, lar, lsl, verr, verw, arpl
   // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
   case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
   case invept, invvpid
@@ -68,6 +68,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .clc, .stc, .cmc: Flag.cf.mask
     case .cld, .std: Flag.df.mask
     case .popf: FlagMask.status | Flag.df.mask
+    case .lar, .lsl, .verr, .verw, .arpl: Flag.zf.mask
     default: 0
     }
   }
@@ -155,7 +156,8 @@ extension Mnemonic {
     case .movControl, .movDebug: [.write, .read]
     case .lgdt, .lidt: [.read]
     case .sgdt, .sidt, .smsw, .sldt, .str: [.write]
-    case .lldt, .ltr: [.read]
+    case .lldt, .ltr, .verr, .verw: [.read]
+    case .lar, .lsl, .arpl: [.readWrite, .read]
     case .lmsw: [.read]
     case .invlpg: [.address]
     case .vmxon, .vmclear, .vmptrld: [.read]

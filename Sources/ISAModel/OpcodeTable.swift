@@ -416,6 +416,11 @@ public enum OpcodeTable {
     add("0F 00 /1", .str, [.mwRv])
     add("0F 00 /2", .lldt, [.e(.w)])
     add("0F 00 /3", .ltr, [.e(.w)])
+    add("0F 00 /4", .verr, [.e(.w)])
+    add("0F 00 /5", .verw, [.e(.w)])
+    add("0F 02 /r", .lar, [.g(.v), .mwRv])
+    add("0F 03 /r", .lsl, [.g(.v), .mwRv])
+    add("63 /r", .arpl, [.e(.w), .g(.w)])
     return f
   }
 
@@ -423,7 +428,7 @@ public enum OpcodeTable {
   /// model gap naming it (never #UD, never a NOP).
   static let oneByteGaps: [UInt8: String] = [
     0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
-    0x63: "ARPL", 0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
+    0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
     0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
     0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
     0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
@@ -437,7 +442,7 @@ public enum OpcodeTable {
   static let oneByteMemoryGaps: [UInt8: String] = [0x62: "BOUND", 0xC4: "LES", 0xC5: "LDS"]
 
   static let twoByteGaps: [UInt8: String] = [
-    0x02: "LAR", 0x03: "LSL", 0x34: "SYSENTER", 0x35: "SYSEXIT", 0xAA: "RSM",
+    0x34: "SYSENTER", 0x35: "SYSEXIT", 0xAA: "RSM",
   ]
 
   static let twoByteMemoryGaps: [UInt8: String] = [0xB2: "LSS", 0xB4: "LFS", 0xB5: "LGS"]
@@ -509,11 +514,6 @@ public enum OpcodeTable {
       two[b] = .group(
         memory: Array(repeating: .form(UInt16(nop)), count: 8),
         register: Array(repeating: .form(UInt16(nop)), count: 8))
-    }
-    // Group 6: VERR and VERW are not modelled yet; /6 and /7 are #UD.
-    if case .group(var m, var r) = two[0x00] {
-      (m[4], m[5], r[4], r[5]) = (.gap("VERR"), .gap("VERW"), .gap("VERR"), .gap("VERW"))
-      two[0x00] = .group(memory: m, register: r)
     }
     // FF /3 and FF /5 are far CALL and JMP through memory; 8F /1–7 and C6/C7 /1–7 stay #UD.
     if case .group(var m, let r) = one[0xFF] {

@@ -180,8 +180,9 @@ public final class DifferentialRunner {
     let (skip, skipMemory) = Self.undefinedResults(inst, regs: regs)
     for r in GPR.allCases where !skip.contains(r) {
       let theirs = try unicorn.register(Int(r.rawValue))
-      // SMSW r32 leaves bits 31:16 undefined.
-      let defined: UInt32 = inst.mnemonic == .smsw && inst.op0 == .register(r, .dword) ? 0xFFFF : ~0
+      // SMSW r32 leaves bits 31:16 undefined, LAR r32 bits 19:16.
+      var defined: UInt32 = inst.mnemonic == .smsw && inst.op0 == .register(r, .dword) ? 0xFFFF : ~0
+      if inst.mnemonic == .lar && inst.op0 == .register(r, .dword) { defined = ~0xF_0000 }
       if (mine[r] ^ theirs) & defined != 0 {
         diffs.append("\(r.name(.dword)): \(hex32(mine[r])) vs \(hex32(theirs))")
       }
@@ -329,7 +330,14 @@ public final class DifferentialRunner {
     var flags =
       (UInt32(truncatingIfNeeded: rng.next()) & (FlagMask.status | Flag.df.mask)) | FlagMask.reservedOne
     var data32 = Self.randomBytes(Int(Self.dataSize), &rng)
-    // Segment loads: selectors that mostly name the GDT's descriptors (with any RPL and TI).
+    // Selectors that name the GDT's descriptors (with any RPL and TI), for segment loads and
+    // for LAR, LSL, VERR and VERW.
+    if [.lar, .lsl].contains(inst.mnemonic), case .register(let r, _) = inst.op1 {
+      regs[Int(r.rawValue)] = (regs[Int(r.rawValue)] & 0xFFFF_0000) | UInt32(rng.next() % 0x58)
+    }
+    if [.verr, .verw].contains(inst.mnemonic), case .register(let r, _) = inst.op0 {
+      regs[Int(r.rawValue)] = (regs[Int(r.rawValue)] & 0xFFFF_0000) | UInt32(rng.next() % 0x58)
+    }
     if case .segment = inst.op0 {
       let selector = UInt32(rng.next() % 0x58)
       if case .register(let r, _) = inst.op1 {

@@ -150,4 +150,37 @@ import Testing
     #expect(try run("xor eax, eax\nltr ax").1.reason == fault(.gp, 0))
     #expect(try run("mov ax, 0x50\nltr ax", cpl: 3).1.reason == fault(.gp, 0))  // CPL 3: #GP(0)
   }
+
+  @Test func selectorQueriesAnswerInZF() throws {
+    // At CPL 3: DPL-0 descriptors are invisible to LAR/LSL/VERR (ZF = 0, destination kept);
+    // the DPL-3 data segment is visible (SDM Vol. 2A LAR, Vol. 2B LSL, VERR/VERW).
+    let (m, out) = try run(
+      """
+      mov eax, 0x11111111
+      mov cx, 0x08
+      lar eax, cx
+      setz bl
+      mov cx, 0x23
+      lar edx, cx
+      lsl esi, cx
+      verr cx
+      setz bh
+      mov cx, 0x18
+      verw cx
+      setz ah
+      ud2
+      """, cpl: 3)
+    #expect(out.reason == .fault(Fault(.ud)))
+    #expect(m.state[.eax] & 0xFFFF_00FF == 0x1111_0011)  // LAR missed: EAX kept (AH is VERW's ZF)
+    #expect(m.state[.ebx] & 0xFF == 0)
+    // The access rights of 0x20: G, D/B, P, DPL 3, data RW (never loaded, so A = 0).
+    #expect(m.state[.edx] == 0x00C0_F200)
+    #expect(m.state[.esi] == 0xFFFF_FFFF)
+    #expect((m.state[.ebx] >> 8) & 0xFF == 1)
+    #expect((m.state[.eax] >> 8) & 0xFF == 0)  // 0x18 is DPL 0 and read-only
+    // ARPL raises an RPL to the source's.
+    let (a, _) = try run("mov ax, 0x10\nmov cx, 0x03\narpl ax, cx\nsetz bl\narpl ax, cx\nsetz bh\nhlt")
+    #expect(a.state[.eax] & 0xFFFF == 0x13)
+    #expect(a.state[.ebx] & 0xFFFF == 0x0001)
+  }
 }

@@ -105,6 +105,11 @@ extension Semantics {
     case .str: try storeSystemSegment(&c, i, .tr)
     case .lldt: try loadSystemSegment(&c, i, .ldtr)
     case .ltr: try loadSystemSegment(&c, i, .tr)
+    case .lar: try loadSegmentQuery(&c, i, limit: false)
+    case .lsl: try loadSegmentQuery(&c, i, limit: true)
+    case .verr: try verify(&c, i, write: false)
+    case .verw: try verify(&c, i, write: true)
+    case .arpl: try adjustRPL(&c, i)
     case .pushf: try pushFlags(&c, i)
     case .popf: try popFlags(&c, i)
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

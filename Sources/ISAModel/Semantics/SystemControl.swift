@@ -353,3 +353,81 @@ extension Semantics {
     }
   }
 }
+
+/// LAR LSL VERR VERW ARPL (SDM Vol. 2A ARPL, LAR; Vol. 2B LSL, VERR/VERW): questions about a
+/// selector that never fault on its value — they answer in ZF. Not privileged, so a guest can
+/// ask them anywhere (which makes them sensitive; the Verifier says so).
+extension Semantics {
+  /// The descriptor a selector names if it is usable for the question: not null, inside its
+  /// table, of a type in `types` (bit n for system type n; code and data always qualify), and —
+  /// unless conforming code — with DPL ≥ CPL and DPL ≥ RPL.
+  @inlinable
+  static func visibleDescriptor<C: ExecutionContext>(_ c: inout C, _ selector: C.Value, systemTypes: UInt32)
+    throws(Interrupt) -> (ok: C.Truth, descriptor: Descriptor<C.Domain>)
+  {
+    let d = c.domain
+    let (address, inside) = c.descriptorAddress(selector)
+    let null = d.equal(d.and(selector, d.constant(0xFFFC)), d.constant(0))
+    let found = d.and(inside, d.not(null))
+    // The descriptor is read only where it exists: elsewhere GDT entry 0 stands in, unused.
+    let at = d.select(found, address, c.systemRegister(.gdtrBase))
+    let desc = Descriptor<C.Domain>(
+      low: try c.readLinear(at, .dword), high: try c.readLinear(d.add(at, d.constant(4)), .dword))
+    let type = desc.type(d)
+    let systemOK = d.notEqual(
+      d.and(d.shiftLeft(d.constant(1), type), d.constant(systemTypes)), d.constant(0))
+    let typeOK = d.or(desc.codeOrData(d), systemOK)
+    let conforming = d.and(desc.codeOrData(d), d.equal(d.and(type, d.constant(0xC)), d.constant(0xC)))
+    let dpl = desc.dpl(d)
+    let rpl = d.and(selector, d.constant(3))
+    let privilegeOK = d.or(
+      conforming,
+      d.and(d.unsignedLessOrEqual(d.constant(UInt32(c.cpl)), dpl), d.unsignedLessOrEqual(rpl, dpl)))
+    return (d.and(found, d.and(typeOK, privilegeOK)), desc)
+  }
+
+  // 0F 02 /r: LAR — the access rights (descriptor dword 2 AND 00FxFF00H; the x bits 19:16 are
+  // undefined: concretely 0). 0F 03 /r: LSL — the byte-granular limit.
+  // Valid system types: LAR 1 2 3 4 5 9 B C; LSL 1 2 3 9 B.
+  @inlinable
+  static func loadSegmentQuery<C: ExecutionContext>(_ c: inout C, _ i: Instruction, limit: Bool)
+    throws(Interrupt)
+  {
+    let d = c.domain
+    let selector = d.and(try c.read(i.op1), d.constant(0xFFFF))
+    let types: UInt32 = limit ? 0b0000_1010_0000_1110 : 0b0001_1010_0011_1110
+    let (ok, desc) = try visibleDescriptor(&c, selector, systemTypes: types)
+    let undefinedBits = d.and(
+      d.undefined(Undefined("LAR bits 19:16"), concrete: d.constant(0)), d.constant(0xF_0000))
+    let value = limit ? desc.limit(d) : d.or(d.and(desc.high, d.constant(0x00F0_FF00)), undefinedBits)
+    let old = try c.read(i.op0)
+    try c.write(i.op0, d.select(ok, d.masked(value, i.op0.size), old))
+    c.setFlag(.zf, ok)
+  }
+
+  // 0F 00 /4: VERR, /5: VERW — ZF = the segment is readable (data or readable code) or
+  // writable (writable data) at the CPL and the selector's RPL.
+  @inlinable
+  static func verify<C: ExecutionContext>(_ c: inout C, _ i: Instruction, write: Bool) throws(Interrupt) {
+    let d = c.domain
+    let selector = d.and(try c.read(i.op0), d.constant(0xFFFF))
+    let (ok, desc) = try visibleDescriptor(&c, selector, systemTypes: 0)
+    let type = desc.type(d)
+    let code = d.bit(type, 3)
+    let rw = d.bit(type, 1)
+    let usable = write ? d.and(d.not(code), rw) : d.or(d.not(code), rw)
+    c.setFlag(.zf, d.and(ok, d.and(desc.codeOrData(d), usable)))
+  }
+
+  // 63 /r: ARPL r/m16, r16 — raises the destination's RPL to the source's (ZF = 1), else ZF = 0.
+  @inlinable
+  static func adjustRPL<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let d = c.domain
+    let dest = try c.read(i.op0)
+    let src = try c.read(i.op1)
+    let raise = d.unsignedLess(d.and(dest, d.constant(3)), d.and(src, d.constant(3)))
+    let adjusted = d.or(d.and(dest, d.constant(0xFFFC)), d.and(src, d.constant(3)))
+    try c.when(raise) { (c: inout C) throws(Interrupt) in try c.write(i.op0, adjusted) }
+    c.setFlag(.zf, raise)
+  }
+}
