@@ -189,9 +189,12 @@ public enum Decoder {
     }
     var operands: [Operand] = []
     for o in spec.operands {
+      if let implied = o.implied(operandSize: operandSize, addressSize: addressSize, segment: segment) {
+        operands.append(implied)
+        continue
+      }
       switch o {
       case .e, .m, .mwRv: operands.append(rm)
-      case .fixedSegment(let sreg): operands.append(.segment(sreg))
       case .g(let s): operands.append(.register(GPR(rawValue: (modrm! >> 3) & 7)!, s.resolve(operandSize)))
       case .i(let s):
         let size = s.resolve(operandSize)
@@ -208,7 +211,6 @@ public enum Decoder {
           case .dword: raw
           }
         operands.append(.immediate(extended))
-      case .fixed(let reg, let s): operands.append(.register(reg, s.resolve(operandSize)))
       case .z(let s): operands.append(.register(GPR(rawValue: low & 7)!, s.resolve(operandSize)))
       case .o(let s):
         let offset = try r.little(Int(addressSize.registerSize.bytes))
@@ -217,13 +219,7 @@ public enum Decoder {
             MemoryOperand(
               segment: segment ?? .ds, base: nil, index: nil, scale: 1, displacement: offset,
               size: s.resolve(operandSize), addressSize: addressSize)))
-      case .one: operands.append(.immediate(1))
-      case .x(let s):
-        operands.append(
-          .memory(
-            .stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize)))
-      case .y(let s):
-        operands.append(.memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize)))
+      case .fixed, .fixedSegment, .one, .x, .y: break  // implied, above
       case .r(let s): operands.append(.register(GPR(rawValue: modrm! & 7)!, s.resolve(operandSize)))
       case .c:
         // CR1 and CR5–CR7 do not exist (CR8 only in 64-bit mode): #UD.

@@ -45,6 +45,24 @@ public enum OperandSpec: Hashable, Sendable {
   case fixedSegment(SegmentRegister)
 }
 
+extension OperandSpec {
+  /// The operand of a spec that takes nothing from the encoding (a fixed register or segment
+  /// register, the constant 1, the string operands), or nil. Decoder and generators share it.
+  public func implied(operandSize: OperandSize, addressSize: AddressSize, segment: SegmentRegister?)
+    -> Operand?
+  {
+    switch self {
+    case .fixed(let r, let s): .register(r, s.resolve(operandSize))
+    case .fixedSegment(let sreg): .segment(sreg)
+    case .one: .immediate(1)
+    case .x(let s):
+      .memory(.stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize))
+    case .y(let s): .memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize))
+    default: nil
+    }
+  }
+}
+
 /// Operand sizes in the SDM's notation.
 public enum SizeCode: Hashable, Sendable {
   case b, w, d

@@ -39,6 +39,10 @@ public struct InstructionGenerator {
     var operands: [Operand] = []
     var rmChoice: Operand?
     for o in spec.operands {
+      if let implied = o.implied(operandSize: operandSize, addressSize: addressSize, segment: segment) {
+        operands.append(implied)
+        continue
+      }
       switch o {
       case .e(let s), .m(let s):
         let size = s.resolve(operandSize)
@@ -63,7 +67,6 @@ public struct InstructionGenerator {
           case .dword: rng.edgyWord()
           }
         operands.append(.immediate(v))
-      case .fixed(let r, let s): operands.append(.register(r, s.resolve(operandSize)))
       case .z(let s):
         // 90+r with EAX is the NOP form, not XCHG.
         let choices = spec.opcode.hasPrefix("90+r") ? Array(GPR.allCases.dropFirst()) : GPR.allCases
@@ -75,19 +78,12 @@ public struct InstructionGenerator {
               segment: segment ?? .ds, base: nil, index: nil, scale: 1,
               displacement: rng.edgyWord() & addressSize.mask, size: s.resolve(operandSize),
               addressSize: addressSize)))
-      case .one: operands.append(.immediate(1))
-      case .x(let s):
-        operands.append(
-          .memory(
-            .stringSource(segment: segment ?? .ds, size: s.resolve(operandSize), addressSize: addressSize)))
-      case .y(let s):
-        operands.append(.memory(.stringDestination(size: s.resolve(operandSize), addressSize: addressSize)))
+      case .fixed, .fixedSegment, .one, .x, .y: break  // implied, above
       case .r(let s):
         operands.append(.register(GPR.allCases.randomElement(using: &rng)!, s.resolve(operandSize)))
       case .c: operands.append(.control([0, 2, 3, 4].randomElement(using: &rng)!))
       case .d: operands.append(.debug(UInt8.random(in: 0...7, using: &rng)))
       case .s: operands.append(.segment(SegmentRegister.allCases.randomElement(using: &rng)!))
-      case .fixedSegment(let sreg): operands.append(.segment(sreg))
       case .mwRv:
         operands.append(
           Bool.random(using: &rng)
