@@ -213,9 +213,8 @@ struct Core: ExecutionContext {
 
   mutating func setSystemRegister(_ r: SystemRegister, _ v: UInt32) throws(Interrupt) {
     if r == .cr0 && v & CR0.pg != 0 { throw .modelGap("paging (CR0.PG = 1)") }
+    // The instructions that write control registers end their block (DecodeCache.endsBlock).
     registerFile[RegisterSlot.system(r)] = r == .gdtrLimit || r == .idtrLimit ? v & 0xFFFF : v
-    // Control registers can change how the next instruction is fetched and run.
-    leaveBlock = true
   }
 
   func msr(_ m: ModelSpecificRegister) -> (low: UInt32, high: UInt32) {

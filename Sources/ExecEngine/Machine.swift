@@ -55,7 +55,7 @@ public final class Machine {
   /// The CPU state as a value.
   public var state: CPUState {
     get {
-      var s = system
+      var s = CPUState()
       for r in GPR.allCases { s[r] = core.gpr(r) }
       s.eip = core.eip
       s.eflags = core.eflags
@@ -72,7 +72,6 @@ public final class Machine {
       return s
     }
     set {
-      system = newValue
       for r in GPR.allCases { core.setGPR(r, newValue[r]) }
       core.eip = newValue.eip
       core.flagBits = newValue.eflags | FlagMask.reservedOne
@@ -80,14 +79,11 @@ public final class Machine {
       for seg in SegmentRegister.allCases { try? core.setSegment(seg, newValue[seg].cache) }
       try? core.setSystemSegment(.ldtr, newValue.ldtr.cache)
       try? core.setSystemSegment(.tr, newValue.tr.cache)
-      core.cpl = newValue.cpl
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }
-      for m in ModelSpecificRegister.all {
-        guard let k = RegisterSlot.msr(m) else { continue }
+      for m in ModelSpecificRegister.all where m.kind == .storage {
         let v = newValue.msrs[m.index] ?? m.reset
-        registerFile[k] = UInt32(truncatingIfNeeded: v)
-        registerFile[k + 1] = UInt32(truncatingIfNeeded: v >> 32)
+        try? core.setMSR(m, low: UInt32(truncatingIfNeeded: v), high: UInt32(truncatingIfNeeded: v >> 32))
       }
       core.tscOffset = newValue.tsc &- clock
       core.halted = newValue.halted
@@ -97,10 +93,6 @@ public final class Machine {
   /// The virtual clock: instructions retired so far (DESIGN.md decision 10). The TSC and, later,
   /// the APIC timer derive from it.
   public var clock: UInt64 { counts.instructionsRetired }
-
-  /// The state the run loop does not keep in `core` (selectors and descriptor caches, table
-  /// registers, control registers); its GPRs, EIP and EFLAGS are stale, `core` has them.
-  var system = CPUState()
 
   /// Writes `bytes` into physical memory as a device or loader would, keeping the decode cache
   /// coherent (a write over decoded code flushes it).

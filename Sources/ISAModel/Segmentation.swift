@@ -26,6 +26,12 @@ public struct SegmentCache<Value> {
     self.limit = limit
     self.attributes = attributes
   }
+
+  /// A register loaded with a null selector: unusable (P = 0), nothing read from a table.
+  @inlinable public static func unusable<D: SemanticDomain>(_ selector: Value, _ d: D) -> Self
+  where D.Value == Value {
+    SegmentCache(selector: selector, base: d.constant(0), limit: d.constant(0), attributes: d.constant(0))
+  }
 }
 
 /// Bits of `SegmentCache.attributes`.
@@ -85,6 +91,18 @@ extension ExecutionContext {
     domain.and(selector, domain.constant(0xFFFC))
   }
 
+  /// Whether a selector is null: index 0 in the GDT, whatever its RPL (SDM Vol. 3A §3.4.2).
+  @inlinable public func isNull(_ selector: Value) -> Truth {
+    domain.equal(domain.and(selector, domain.constant(0xFFFC)), domain.constant(0))
+  }
+
+  /// The descriptor at a linear address (two dword reads, as the processor makes them).
+  @inlinable
+  public mutating func readDescriptor(at address: Value) throws(Interrupt) -> Descriptor<Domain> {
+    let low = try readLinear(address, .dword)
+    return Descriptor(low: low, high: try readLinear(domain.add(address, domain.constant(4)), .dword))
+  }
+
   /// Where the descriptor `selector` names lies, and whether that is inside its table (GDT for
   /// TI = 0; the LDT for TI = 1, which must be usable).
   @inlinable
@@ -106,9 +124,7 @@ extension ExecutionContext {
     let d = domain
     let (address, inside) = descriptorAddress(selector)
     try raise(.gp, code: selectorErrorCode(selector), when: d.not(inside))
-    let low = try readLinear(address, .dword)
-    let high = try readLinear(d.add(address, d.constant(4)), .dword)
-    return (Descriptor(low: low, high: high), address)
+    return (try readDescriptor(at: address), address)
   }
 
   /// Sets the descriptor's accessed bit in memory, as a segment load does when it is clear.
@@ -128,7 +144,7 @@ extension ExecutionContext {
   public mutating func loadSegment(_ s: SegmentRegister, selector raw: Value) throws(Interrupt) {
     let d = domain
     let selector = d.and(raw, d.constant(0xFFFF))
-    let null = d.equal(d.and(selector, d.constant(0xFFFC)), d.constant(0))
+    let null = isNull(selector)
     let cpl = d.constant(UInt32(self.cpl))
     let rpl = d.and(selector, d.constant(3))
     if s == .ss {
@@ -136,10 +152,7 @@ extension ExecutionContext {
     }
     // A null selector in ES/DS/FS/GS: the register becomes unusable, nothing is read.
     try when(null) { (c: inout Self) throws(Interrupt) in
-      try c.setSegment(
-        s,
-        SegmentCache(selector: selector, base: d.constant(0), limit: d.constant(0), attributes: d.constant(0))
-      )
+      try c.setSegment(s, .unusable(selector, d))
     }
     try when(d.not(null)) { (c: inout Self) throws(Interrupt) in
       let (desc, address) = try c.fetchDescriptor(selector)

@@ -125,12 +125,10 @@ public final class DifferentialRunner {
     // Flat selectors, loaded from the same GDT; then the case's own GDTR (system scope).
     try unicorn.writeMemory(Self.gdtBytes, at: UInt64(Self.gdt))
     try unicorn.setTableRegister(interrupt: false, base: Self.gdt, limit: UInt32(Self.gdtBytes.count - 1))
-    for s in SegmentRegister.allCases where s != .cs {
+    for s in SegmentRegister.allCases {
       try unicorn.setSegmentSelector(Int(s.rawValue), UInt32(state[s].selector))
     }
-    try unicorn.setSegmentSelector(Int(SegmentRegister.cs.rawValue), UInt32(state[.cs].selector))
-    var sys = c.system ?? CPUState()
-    if c.system == nil { sys.gdtr = state.gdtr }
+    let sys = state
     try unicorn.setControlRegister(0, sys.cr0)
     try unicorn.setControlRegister(2, sys.cr2)
     try unicorn.setControlRegister(3, sys.cr3)

@@ -323,14 +323,9 @@ extension Semantics {
   {
     let d = c.domain
     let selector = d.and(try c.read(i.op0), d.constant(0xFFFF))
-    let null = d.equal(d.and(selector, d.constant(0xFFFC)), d.constant(0))
+    let null = c.isNull(selector)
     if s == .tr { try c.raise(generalProtection, when: null) }
-    try c.when(null) { (c: inout C) throws(Interrupt) in
-      try c.setSystemSegment(
-        s,
-        SegmentCache(selector: selector, base: d.constant(0), limit: d.constant(0), attributes: d.constant(0))
-      )
-    }
+    try c.when(null) { (c: inout C) throws(Interrupt) in try c.setSystemSegment(s, .unusable(selector, d)) }
     try c.when(d.not(null)) { (c: inout C) throws(Interrupt) in
       let code = c.selectorErrorCode(selector)
       try c.raise(.gp, code: code, when: d.bit(selector, 2))
@@ -367,12 +362,9 @@ extension Semantics {
   {
     let d = c.domain
     let (address, inside) = c.descriptorAddress(selector)
-    let null = d.equal(d.and(selector, d.constant(0xFFFC)), d.constant(0))
-    let found = d.and(inside, d.not(null))
+    let found = d.and(inside, d.not(c.isNull(selector)))
     // The descriptor is read only where it exists: elsewhere GDT entry 0 stands in, unused.
-    let at = d.select(found, address, c.systemRegister(.gdtrBase))
-    let desc = Descriptor<C.Domain>(
-      low: try c.readLinear(at, .dword), high: try c.readLinear(d.add(at, d.constant(4)), .dword))
+    let desc = try c.readDescriptor(at: d.select(found, address, c.systemRegister(.gdtrBase)))
     let type = desc.type(d)
     let systemOK = d.notEqual(
       d.and(d.shiftLeft(d.constant(1), type), d.constant(systemTypes)), d.constant(0))
