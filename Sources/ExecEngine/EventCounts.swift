@@ -16,6 +16,8 @@ public struct EventCounts: Hashable, Sendable, Codable {
   public var portReads: UInt64 = 0
   public var portWrites: UInt64 = 0
   public var portsUnclaimed: UInt64 = 0
+  /// Exceptions the machine delivered through the IDT (INT n is an instruction, not counted).
+  public var exceptionsDelivered: UInt64 = 0
 
   public init() {}
 
@@ -26,6 +28,7 @@ public struct EventCounts: Hashable, Sendable, Codable {
       ("decode.instructions", instructionsDecoded), ("decode.invalidations", codeInvalidations),
       ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites), ("io.reads", portReads),
       ("io.writes", portWrites), ("io.unclaimed", portsUnclaimed),
+      ("exceptions.delivered", exceptionsDelivered),
     ]
   }
 }

@@ -14,6 +14,18 @@ public enum StopReason: Hashable, Sendable, Codable {
   case budgetExhausted
   /// The guest wrote this value to the debug-exit port.
   case debugExit(UInt32)
+  /// A triple fault shut the processor down: the faults in order, from the first to the one
+  /// raised while delivering #DF (SDM Vol. 3A §6.15, "Interrupt 8").
+  case shutdown([Fault])
+}
+
+/// What the machine does with an exception (DESIGN.md decision 3: one intercept point).
+public enum ExceptionRouting: Hashable, Sendable {
+  /// Deliver it through the guest's IDT, as silicon does.
+  case deliver
+  /// End the run with it: the host claims every exception (instruction-level tests, and where a
+  /// monitor will plug in).
+  case stop
 }
 
 /// The end of a run: why, where, and how far it got.
@@ -131,10 +143,19 @@ public final class Machine {
     }
   }
 
-  /// Executes one instruction (one element of a REP string instruction).
+  /// Where exceptions go: through the IDT (the default) or out of the run.
+  public var exceptionRouting = ExceptionRouting.deliver
+  /// The last exception a run delivered through the IDT.
+  public private(set) var lastDelivered: Fault?
+
+  /// Executes one instruction (one element of a REP string instruction), or delivers the
+  /// exception it raises.
   public func step() -> StepResult {
+    lastDelivered = nil
     let out = run(budget: 1)
+    if let f = lastDelivered, out.reason == .budgetExhausted { return .fault(f) }
     switch out.reason {
+    case .shutdown: return .shutdown
     case .budgetExhausted, .debugExit: return .retired
     case .halted: return .halted
     case .fault(let f): return .fault(f)
@@ -142,7 +163,9 @@ public final class Machine {
     }
   }
 
-  /// Runs until HLT, a fault, a model gap, or `budget` retired instructions.
+  /// Runs until HLT, a shutdown, a model gap, or `budget` steps — retired instructions and
+  /// delivered exceptions, so that a guest that faults forever still stops. With
+  /// `exceptionRouting = .stop` the first exception ends the run.
   public func run(budget: UInt64) -> RunOutcome {
     // The loop works on locals (moved out and back), so the hot path has no class accesses.
     var c = core
@@ -150,6 +173,7 @@ public final class Machine {
     swap(&cache, &self.cache)
     var counts = self.counts
     var retired: UInt64 = 0
+    var delivered: UInt64 = 0
     defer {
       counts.instructionsRetired &+= retired
       core = c
@@ -158,7 +182,7 @@ public final class Machine {
     }
     if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: 0) }
     let start = counts.instructionsRetired
-    while retired < budget {
+    while retired &+ delivered < budget {
       // Architectural features the model does not implement end the run before the next
       // instruction, never silently (docs/divergences.md).
       if let gap = Self.unmodelled(c) {
@@ -166,7 +190,7 @@ public final class Machine {
       }
       c.clock = start &+ retired
       let b = cache.blocks[cache.block(at: c.eip, memory: memory, code: code, counts: &counts)]
-      let n = min(b.count, Int(clamping: budget - retired))
+      let n = min(b.count, Int(clamping: budget - retired - delivered))
       c.leaveBlock = false
       // The block's instructions in place: `decoded` does not change while they run.
       let (k, stopped) = cache.decoded.withUnsafeBufferPointer { all -> (Int, Interrupt?) in
@@ -188,27 +212,67 @@ public final class Machine {
         return (k, nil)
       }
       retired &+= UInt64(k)
+      var fault: Fault?
       if let stopped {
         c.eip = c.currentInstruction
-        return RunOutcome(reason: Self.reason(stopped), eip: c.eip, instructionsRetired: retired)
-      }
-      if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
-      if let value = ports.exitRequest {
-        return RunOutcome(reason: .debugExit(value), eip: c.eip, instructionsRetired: retired)
-      }
-      if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
-        switch cache.stops[b.stop] {
-        case .fault(let f): return RunOutcome(reason: .fault(f), eip: c.eip, instructionsRetired: retired)
+        switch stopped {
+        case .fault(let f): fault = f
         case .modelGap(let what):
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
-        case .truncated, .instruction:
-          // Fetches past RAM read open bus (0xFF), so decoding cannot run out of bytes here.
-          return RunOutcome(
-            reason: .fault(Fault(.gp, errorCode: 0)), eip: c.eip, instructionsRetired: retired)
+        }
+      } else {
+        if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
+        if let value = ports.exitRequest {
+          return RunOutcome(reason: .debugExit(value), eip: c.eip, instructionsRetired: retired)
+        }
+        if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
+          switch cache.stops[b.stop] {
+          case .fault(let f): fault = f
+          case .modelGap(let what):
+            return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
+          case .truncated, .instruction:
+            // Fetches past RAM read open bus (0xFF), so decoding cannot run out of bytes here.
+            fault = Fault(.gp, errorCode: 0)
+          }
+        }
+      }
+      guard let fault else { continue }
+      guard exceptionRouting == .deliver else {
+        return RunOutcome(reason: .fault(fault), eip: c.eip, instructionsRetired: retired)
+      }
+      if let end = Self.deliverException(fault, &c) {
+        return RunOutcome(reason: end, eip: c.eip, instructionsRetired: retired)
+      }
+      delivered &+= 1
+      counts.exceptionsDelivered &+= 1
+      lastDelivered = fault
+    }
+    return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
+  }
+
+  /// Delivers `first` through the IDT, turning faults met on the way into #DF or a shutdown as
+  /// SDM Vol. 3A Table 6-5 says. Returns why the run ends, or nil when a handler is entered.
+  static func deliverException(_ first: Fault, _ c: inout Core) -> StopReason? {
+    var chain = [first]
+    var pending = first
+    let faulting = c.eip
+    while true {
+      do throws(Interrupt) {
+        try Semantics.deliver(
+          &c, vector: pending.vector.rawValue, errorCode: pending.errorCode, source: .exception,
+          returnAddress: faulting)
+        return nil
+      } catch {
+        switch error {
+        case .modelGap(let what): return .modelGap(what)
+        case .fault(let second):
+          chain.append(second)
+          if pending.vector == .df { return .shutdown(chain) }
+          pending = pending.vector.makesDoubleFault(with: second.vector) ? Fault(.df, errorCode: 0) : second
+          if pending.vector == .df { chain.append(pending) }
         }
       }
     }
-    return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
   }
 
   /// A mode of the machine state that the model does not implement, if the core is in one.
@@ -220,10 +284,4 @@ public final class Machine {
     return nil
   }
 
-  static func reason(_ i: Interrupt) -> StopReason {
-    switch i {
-    case .fault(let f): .fault(f)
-    case .modelGap(let what): .modelGap(what)
-    }
-  }
 }

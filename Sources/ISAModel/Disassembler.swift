@@ -27,6 +27,7 @@ public enum Disassembler {
     case .popa: return i.operandSize == .word ? "popaw" : "popad"
     case .pushf: return i.operandSize == .word ? "pushfw" : "pushfd"
     case .popf: return i.operandSize == .word ? "popfw" : "popfd"
+    case .iret: return i.operandSize == .word ? "iretw" : "iretd"
     default: break
     }
     // Where no operand shows a 16-bit operand size, say it.

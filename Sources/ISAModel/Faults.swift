@@ -79,7 +79,10 @@ public enum Interrupt: Error, Hashable, Sendable {
 /// How one step ended.
 public enum StepResult: Hashable, Sendable, Codable {
   case retired
+  /// The instruction faulted (and, if the machine delivers exceptions, the fault was delivered).
   case fault(Fault)
   case halted
+  /// A triple fault: the processor shut down.
+  case shutdown
   case modelGap(String)
 }

@@ -23,6 +23,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case movControl, movDebug, lgdt, lidt, sgdt, sidt, smsw, lmsw, clts, invd, wbinvd, invlpg
   case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
   case sldt, str, lldt, ltr, lar, lsl, verr, verw, arpl
+  case int, int3, into, iret
   // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
   case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
   case invept, invvpid
@@ -47,7 +48,8 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .loope, .loopne: Flag.zf.mask
     case .movs, .stos, .lods, .cmps, .scas: Flag.df.mask
     case .lahf: FlagMask.status & ~Flag.of.mask
-    case .pushf: FlagMask.status | Flag.df.mask
+    case .pushf, .int, .int3: FlagMask.status | Flag.df.mask
+    case .into: Flag.of.mask | FlagMask.status | Flag.df.mask
     default: 0
     }
   }
@@ -67,7 +69,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .sahf: FlagMask.status & ~Flag.of.mask
     case .clc, .stc, .cmc: Flag.cf.mask
     case .cld, .std: Flag.df.mask
-    case .popf: FlagMask.status | Flag.df.mask
+    case .popf, .iret: FlagMask.status | Flag.df.mask
     case .lar, .lsl, .verr, .verw, .arpl: Flag.zf.mask
     default: 0
     }
@@ -99,10 +101,10 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     }
   }
 
-  /// Near transfers of control: what ends a straight-line run of instructions.
+  /// Transfers of control: what ends a straight-line run of instructions.
   public var isControlTransfer: Bool {
     switch self {
-    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz: true
+    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .int, .int3, .into, .iret: true
     default: false
     }
   }
@@ -147,7 +149,7 @@ extension Mnemonic {
     case .pop: [.write]
     case .enter: [.read, .read]
     case .nop: [.address]
-    case .jmp, .jcc, .call, .loop, .loope, .loopne, .jecxz: [.read]
+    case .jmp, .jcc, .call, .loop, .loope, .loopne, .jecxz, .int: [.read]
     case .ret: [.read]
     case .movs, .stos, .lods: [.write, .read]
     case .cmps, .scas: [.read, .read]
@@ -166,7 +168,7 @@ extension Mnemonic {
     case .vmwrite, .invept, .invvpid: [.read, .read]
     case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2, .cpuid,
       .clts, .invd, .wbinvd, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
-      .vmresume, .vmxoff:
+      .vmresume, .vmxoff, .int3, .into, .iret:
       []
     }
   }
@@ -202,6 +204,7 @@ extension Mnemonic {
       .rdpmc, .cli, .sti:
       [.gp]
     case .lldt, .ltr: [.gp, .np]
+    case .int, .int3, .into, .iret: [.gp, .np, .ss, .ts]
     case .movControl, .movDebug: [.gp, .ud]
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,
       .invept, .invvpid:

@@ -439,6 +439,10 @@ public enum OpcodeTable {
     add("0F 02 /r", .lar, [.g(.v), .mwRv])
     add("0F 03 /r", .lsl, [.g(.v), .mwRv])
     add("63 /r", .arpl, [.e(.w), .g(.w)])
+    add("CD ib", .int, [.i(.b)])
+    add("CC", .int3, [])
+    add("CE", .into, [])
+    add("CF", .iret, [])
     return f
   }
 
@@ -448,8 +452,7 @@ public enum OpcodeTable {
     0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
     0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
     0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
-    0xCA: "RETF imm16", 0xCB: "RETF", 0xCC: "INT3", 0xCD: "INT imm8",
-    0xCE: "INTO", 0xCF: "IRET", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
+    0xCA: "RETF imm16", 0xCB: "RETF", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
     0xDC: "x87 escape DC", 0xDD: "x87 escape DD", 0xDE: "x87 escape DE", 0xDF: "x87 escape DF",
     0xEA: "JMP far ptr16:32", 0xF1: "INT1",

@@ -163,10 +163,7 @@ extension ExecutionContext {
       let dpl = desc.dpl(d)
       let bad: Truth
       if s == .ss {
-        // A writable data segment with RPL = DPL = CPL.
-        bad = d.or(
-          d.or(d.not(desc.codeOrData(d)), d.or(code, d.not(writableOrReadable))),
-          d.or(d.notEqual(rpl, cpl), d.notEqual(dpl, cpl)))
+        bad = c.unfitStack(desc, selector: selector, privilege: cpl)
       } else {
         // Data or readable code; unless conforming code, DPL ≥ both CPL and RPL.
         let privilege = d.and(
@@ -176,12 +173,29 @@ extension ExecutionContext {
       try c.raise(.gp, code: c.selectorErrorCode(selector), when: bad)
       try c.raise(s == .ss ? .ss : .np, code: c.selectorErrorCode(selector), when: d.not(desc.present(d)))
       try c.markAccessed(desc, at: address)
-      try c.setSegment(
-        s,
-        SegmentCache(
-          selector: selector, base: desc.base(d), limit: desc.limit(d),
-          attributes: d.or(desc.attributes(d), d.constant(SegmentAttribute.accessed))))
+      try c.setSegment(s, c.cache(desc, selector: selector))
     }
+  }
+
+  /// The descriptor cache a load of `desc` by `selector` fills (the accessed bit set).
+  @inlinable
+  public func cache(_ desc: Descriptor<Domain>, selector: Value) -> SegmentCache<Value> {
+    let d = domain
+    return SegmentCache(
+      selector: selector, base: desc.base(d), limit: desc.limit(d),
+      attributes: d.or(desc.attributes(d), d.constant(SegmentAttribute.accessed)))
+  }
+
+  /// Whether `desc` cannot be the stack at `privilege`: SS needs a writable data segment whose
+  /// DPL and whose selector's RPL both equal that privilege (SDM Vol. 3A §5.7; MOV SS, the
+  /// inner stack of an interrupt, IRET's outer stack).
+  @inlinable
+  public func unfitStack(_ desc: Descriptor<Domain>, selector: Value, privilege: Value) -> Truth {
+    let d = domain
+    let type = desc.type(d)
+    let notWritableData = d.or(d.not(desc.codeOrData(d)), d.or(d.bit(type, 3), d.not(d.bit(type, 1))))
+    let rpl = d.and(selector, d.constant(3))
+    return d.or(notWritableData, d.or(d.notEqual(rpl, privilege), d.notEqual(desc.dpl(d), privilege)))
   }
 
   /// Whether an access of `size` bytes at `offset` through `s` is allowed, and the fault if not
@@ -192,8 +206,18 @@ extension ExecutionContext {
   )
     throws(Interrupt)
   {
+    let bad = segmentAccessRefused(segment(s), offset, size, write: write)
+    try raise(Fault(s == .ss ? .ss : .gp, errorCode: 0), when: bad)
+  }
+
+  /// Whether the limit and type checks refuse an access through a segment described by `seg`.
+  @inlinable
+  public func segmentAccessRefused(
+    _ seg: SegmentCache<Value>, _ offset: Value, _ size: OperandSize, write: Bool
+  )
+    -> Truth
+  {
     let d = domain
-    let seg = segment(s)
     let a = seg.attributes
     let usable = d.bit(a, 7)
     let code = d.bit(a, 3)
@@ -212,7 +236,6 @@ extension ExecutionContext {
     // Writes need writable data; reads need data or readable code.
     let typeBad =
       write ? d.or(code, d.not(d.bit(a, 1))) : d.and(code, d.not(d.bit(a, 1)))
-    let bad = d.or(d.not(usable), d.or(outside, typeBad))
-    try raise(Fault(s == .ss ? .ss : .gp, errorCode: 0), when: bad)
+    return d.or(d.not(usable), d.or(outside, typeBad))
   }
 }

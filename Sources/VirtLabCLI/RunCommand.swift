@@ -13,14 +13,17 @@ struct RunCommand: ParsableCommand {
     discussion: """
       GUEST is a NAME (models/guests/NAME.asm), a .asm file (assembled with nasm) or a flat \
       binary. It is loaded at 0x1000 and entered in 32-bit protected mode at CPL 0 \
-      (docs/loading.md). The run ends at HLT (exit 0), a fault (2), the instruction budget (3) \
-      or an instruction the model does not implement (4), and prints the final registers.
+      (docs/loading.md). Exceptions are delivered through the guest's IDT; one that cannot be \
+      delivered ends as a triple-fault shutdown (the loader's IDT is empty), or with \
+      --exceptions stop the first exception ends the run. The run ends at HLT (exit 0), a \
+      fault or shutdown (2), the instruction budget (3) or an instruction the model does not \
+      implement (4), and prints the final registers.
       """)
 
   @Argument(help: "The guest: a NAME, GUEST.asm or GUEST.bin.")
   var guest: String
 
-  @Option(help: "Stop after this many instructions.")
+  @Option(help: "Stop after this many steps (instructions retired and exceptions delivered).")
   var budget: UInt64 = 1_000_000_000
 
   @Option(help: "Memory size in MiB (1…4096).")
@@ -34,6 +37,13 @@ struct RunCommand: ParsableCommand {
 
   @ArgumentParser.Flag(help: "Print the engine's event counts.")
   var stats = false
+
+  enum Exceptions: String, ExpressibleByArgument, CaseIterable {
+    case deliver, stop
+  }
+
+  @Option(help: "deliver: through the guest's IDT; stop: the first exception ends the run.")
+  var exceptions: Exceptions = .deliver
 
   @OptionGroup var output: OutputOptions
 
@@ -60,7 +70,7 @@ struct RunCommand: ParsableCommand {
     var reporter = Reporter(command: "run", resultSchema: "virtlab.run/1", json: output.json)
     reporter.inputs = [
       "guest": guest, "budget": String(budget), "memoryMiB": String(memory), "loadAddress": loadAddress,
-      "entry": entry ?? loadAddress,
+      "entry": entry ?? loadAddress, "exceptions": exceptions.rawValue,
     ]
     func fail(_ message: String) -> ExitCode {
       reporter.finish(.inputError, result: NoResult?.none, error: "virtlab run: \(message)")
@@ -103,12 +113,14 @@ struct RunCommand: ParsableCommand {
     } catch {
       throw fail("\(file.path): \(error.message)")
     }
+    machine.exceptionRouting = exceptions == .deliver ? .deliver : .stop
     let outcome = machine.run(budget: budget)
     let s = machine.state
     let (status, stop, detail): (ExitStatus, String, String?) =
       switch outcome.reason {
       case .halted: (.success, "halted", nil)
       case .fault(let f): (.guestFault, "fault", f.description)
+      case .shutdown(let chain): (.guestFault, "shutdown", Self.tripleFault(chain))
       case .modelGap(let what): (.modelGap, "model-gap", what)
       case .budgetExhausted: (.budgetExhausted, "budget-exhausted", "\(budget) instructions")
       case .debugExit(let value): (.success, "debug-exit", "0x" + String(value, radix: 16))
@@ -136,6 +148,7 @@ struct RunCommand: ParsableCommand {
         switch outcome.reason {
         case .halted: "halted (HLT)"
         case .fault(let f): "fault \(f)"
+        case .shutdown(let chain): "shutdown: triple fault (\(Self.tripleFault(chain)))"
         case .modelGap(let what): "model gap: \(what) is not modelled yet"
         case .budgetExhausted: "instruction budget of \(budget) exhausted"
         case .debugExit(let value): "debug exit with value 0x\(String(value, radix: 16))"
@@ -183,5 +196,11 @@ struct RunCommand: ParsableCommand {
       return .failure("no guest named \(guest) (looked for models/guests/\(guest).asm)")
     }
     return .failure("\(guest) does not exist")
+  }
+
+  /// The faults that led to a shutdown, first to last: "#DE → #GP(0x3) → #DF(0) → #GP(0x43)".
+  static func tripleFault(_ chain: [Fault]) -> String {
+    chain.map { f in f.errorCode.map { "\(f.vector)(0x\(String($0, radix: 16)))" } ?? f.vector.description }
+      .joined(separator: " → ")
   }
 }

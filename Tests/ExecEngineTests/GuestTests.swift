@@ -6,6 +6,8 @@ import Testing
 func runGuest(_ source: String, budget: UInt64 = 1_000_000) throws -> (Machine, RunOutcome) {
   let binary = try Nasm.assemble(source: "bits 32\norg 0x1000\n" + source)
   let m = try Loader.machine(flat: binary)
+  // These guests have no IDT: an exception ends the run instead of being delivered.
+  m.exceptionRouting = .stop
   return (m, m.run(budget: budget))
 }
 
@@ -176,6 +178,7 @@ func runGuest(_ source: String, budget: UInt64 = 1_000_000) throws -> (Machine, 
   /// HLT at CPL 3 is #GP(0) (SDM Vol. 2A, HLT), from the table attribute.
   @Test func hltOutsideRingZeroIsGP() {
     let m = Machine(memorySize: 1 << 20)
+    m.exceptionRouting = .stop
     var s = CPUState()
     s.eip = 0x1000
     s[.cs] = SegmentState(selector: 0x1B, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC0FA)  // CPL 3

@@ -9,6 +9,7 @@ import Testing
   /// Runs `inst` on a fresh machine whose registers are `regs`; returns the final state.
   func run(_ inst: Instruction, regs: [UInt32]) throws -> CPUState? {
     let m = Machine(memorySize: 1 << 20)
+    m.exceptionRouting = .stop
     var s = CPUState()
     for r in GPR.allCases { s[r] = regs[Int(r.rawValue)] }
     s.eip = 0x1000
@@ -76,6 +77,7 @@ import Testing
 
   @Test func stepReportsEachOutcome() throws {
     let m = Machine(memorySize: 1 << 20)
+    m.exceptionRouting = .stop
     var s = CPUState()
     s.eip = 0x1000
     m.state = s

@@ -26,6 +26,7 @@ import UnicornReference
 
   func engine(_ bytes: [UInt8], registers: [UInt32], memory: [UInt8] = []) -> Outcome {
     let m = Machine(memorySize: 1 << 20)
+    m.exceptionRouting = .stop
     var s = CPUState()
     for r in GPR.allCases { s[r] = registers[Int(r.rawValue)] }
     s.eip = 0x1000

@@ -41,6 +41,7 @@ import Testing
   func run(_ body: String, cpl: UInt8 = 0) throws -> (Machine, RunOutcome) {
     let binary = try Nasm.assemble(source: "bits 32\norg 0x1000\n" + Self.prologue + body)
     let m = try Loader.machine(flat: binary)
+    m.exceptionRouting = .stop  // the fault each case raises ends the run
     // The prologue loads the GDT at CPL 0 and halts; the body runs at `cpl` (CS.RPL).
     let loaded = m.run(budget: 100)
     #expect(loaded.reason == .halted)

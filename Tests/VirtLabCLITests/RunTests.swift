@@ -24,9 +24,14 @@ import Testing
 
   @Test func stopReasonsHaveTheirExitCodes() throws {
     let fault = try VirtLabProcess.temporaryFile("bits 32\nxor ecx, ecx\ndiv ecx\n", ext: "asm")
-    let f = try VirtLabProcess.run(["run", fault])
+    let f = try VirtLabProcess.run(["run", fault, "--exceptions", "stop"])
     #expect(f.code == 2)
     #expect(f.out.contains("stopped: fault #DE at eip 00001002"))
+    // Delivered through the loader's empty IDT (limit 0): #GP(vector × 8 + 2 + EXT), then #DF,
+    // then a #GP delivering that: a triple fault (SDM Vol. 3A §6.15, Table 6-5).
+    let t = try VirtLabProcess.run(["run", fault])
+    #expect(t.code == 2)
+    #expect(t.out.contains("shutdown: triple fault (#DE → #GP(0x3) → #DF(0x0) → #GP(0x43)) at eip 00001002"))
     let loop = try VirtLabProcess.temporaryFile("bits 32\nl: jmp l\n", ext: "asm")
     let b = try VirtLabProcess.run(["run", loop, "--budget", "500"])
     #expect(b.code == 3)

@@ -110,6 +110,8 @@ extension Semantics {
     case .verr: try verify(&c, i, write: false)
     case .verw: try verify(&c, i, write: true)
     case .arpl: try adjustRPL(&c, i)
+    case .int, .int3, .into: try softwareInterrupt(&c, i)
+    case .iret: try interruptReturn(&c, i)
     case .pushf: try pushFlags(&c, i)
     case .popf: try popFlags(&c, i)
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

@@ -1,0 +1,282 @@
+import ExecEngine
+import ISAModel
+import Testing
+
+/// Interrupt and exception delivery through the IDT, INT n/INT3/INTO and IRET (SDM Vol. 3A
+/// §6.12–6.15; Vol. 2A INT n, IRET). Each guest is a small kernel: a GDT with ring-0 and ring-3
+/// segments, a TSS whose SS0:ESP0 is 0x10:0x7000, and an IDT at 0x8000 filled by `gate`.
+@Suite struct InterruptTests {
+  static let kernel = """
+    bits 32
+    org 0x1000
+    %macro gate 3  ; vector, handler, type and attributes (8E interrupt, 8F trap, EE/EF DPL 3)
+      mov eax, %2
+      mov word [0x8000 + %1 * 8], ax
+      mov word [0x8000 + %1 * 8 + 2], 0x08
+      mov byte [0x8000 + %1 * 8 + 4], 0
+      mov byte [0x8000 + %1 * 8 + 5], %3
+      shr eax, 16
+      mov word [0x8000 + %1 * 8 + 6], ax
+    %endmacro
+      lgdt [gdtr]
+      lidt [idtr]
+      mov dword [0x9004], 0x7000  ; TSS.ESP0
+      mov dword [0x9008], 0x10    ; TSS.SS0
+      mov ax, 0x28
+      ltr ax
+      jmp body
+    align 8
+    gdt:
+      dq 0
+      dq 0x00CF9A000000FFFF  ; 0x08 ring-0 code
+      dq 0x00CF92000000FFFF  ; 0x10 ring-0 data
+      dq 0x00CFFA000000FFFF  ; 0x18 ring-3 code
+      dq 0x00CFF2000000FFFF  ; 0x20 ring-3 data
+      dq 0x0000890090000067  ; 0x28 the TSS at 0x9000
+      dq 0x00CF1A000000FFFF  ; 0x30 ring-0 code, not present
+    gdt_end:
+    gdtr:
+      dw gdt_end - gdt - 1
+      dd gdt
+    idtr:
+      dw 0x7FF
+      dd 0x8000
+    ; Enters ring 3 at ECX with ESP 0x60000 and EFLAGS = EAX, through IRET.
+    to_ring3:
+      push dword 0x23
+      push dword 0x60000
+      push eax
+      push dword 0x1B
+      push ecx
+      iretd
+    body:
+
+    """
+
+  func run(_ source: String, budget: UInt64 = 100_000) throws -> (Machine, RunOutcome) {
+    let m = try Loader.machine(flat: try Nasm.assemble(source: Self.kernel + source))
+    return (m, m.run(budget: budget))
+  }
+
+  @Test func softwareInterruptAtTheSamePrivilege() throws {
+    // INT 0x80 through an interrupt gate: EFLAGS, CS, EIP pushed on the same stack, IF cleared;
+    // IRET returns after the INT with IF restored.
+    let (m, out) = try run(
+      """
+        gate 0x80, handler, 0x8E
+        sti
+        mov esp, 0x50000
+        int 0x80
+      after:
+        pushfd
+        pop edi
+        hlt
+      handler:
+        mov ebx, [esp]       ; EIP
+        mov ecx, [esp + 4]   ; CS
+        mov edx, [esp + 8]   ; EFLAGS
+        pushfd
+        pop esi
+        iretd
+      """)
+    #expect(out.reason == .halted)
+    let s = m.state
+    let after = try #require(s[.ebx] > 0x1000 ? s[.ebx] : nil)
+    #expect(s[.ecx] == 0x08)
+    #expect(s[.edx] & Flag.if.mask != 0)  // the frame holds IF = 1
+    #expect(s[.esi] & Flag.if.mask == 0)  // the interrupt gate cleared it
+    #expect(s[.edi] & Flag.if.mask != 0)  // IRET restored it
+    #expect(s[.esp] == 0x50000)
+    #expect(after < s.eip)
+    #expect(m.events.exceptionsDelivered == 0)  // INT n is an instruction, not an exception
+  }
+
+  @Test func divideErrorIsHandledAndResumed() throws {
+    // #DE is a fault: the frame's EIP is the DIV itself; the handler skips it (2 bytes).
+    let (m, out) = try run(
+      """
+        gate 0, divide_error, 0x8E
+        mov eax, 7
+        xor ecx, ecx
+        div ecx
+        mov ebx, 0x600d
+        hlt
+      divide_error:
+        mov esi, [esp]
+        add dword [esp], 2
+        iretd
+      """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ebx] == 0x600D)
+    #expect(m.memory.read(PhysicalAddress(m.state[.esi]), .byte) == 0xF7)  // DIV's opcode
+    #expect(m.events.exceptionsDelivered == 1)
+  }
+
+  @Test func ring3SystemCallSwitchesToTheTSSStack() throws {
+    // From ring 3 through a DPL-3 gate: SS0:ESP0 from the TSS, the frame holds SS and ESP of
+    // ring 3, and IRET returns to ring 3 (SDM Vol. 3A §6.12.1, Figure 6-4).
+    let (m, out) = try run(
+      """
+        gate 0x80, syscall, 0xEE
+        mov eax, 0x202
+        mov ecx, ring3
+        jmp to_ring3
+      ring3:
+        mov eax, 41
+        int 0x80
+        mov edi, cs
+        mov ebp, ss
+        ud2
+      syscall:
+        inc eax
+        mov ebx, esp
+        mov ecx, [esp + 12]  ; the ring-3 ESP
+        mov edx, [esp + 16]  ; the ring-3 SS
+        mov esi, cs
+        iretd
+      """)
+    // The final UD2 has no handler: #UD → #GP(6 × 8 + 3) → #GP(13 × 8 + 3) → #DF → shutdown.
+    #expect(
+      out.reason
+        == .shutdown([
+          Fault(.ud), Fault(.gp, errorCode: 0x33), Fault(.gp, errorCode: 0x6B), Fault(.df, errorCode: 0),
+          Fault(.gp, errorCode: 0x43),
+        ]))
+    let s = m.state
+    #expect(s[.eax] == 42)
+    #expect(s[.ebx] == 0x7000 - 20)
+    #expect(s[.ecx] == 0x60000)
+    #expect(s[.edx] == 0x23)
+    #expect(s[.esi] == 0x08)
+    #expect(s[.edi] == 0x1B)
+    #expect(s[.ebp] == 0x23)
+  }
+
+  @Test func gatePrivilegeAndPresence() throws {
+    // INT to a DPL-0 gate from ring 3: #GP(vector × 8 + 2), delivered to the #GP handler.
+    let (m, _) = try run(
+      """
+        gate 13, general_protection, 0x8E
+        gate 0x81, never, 0x8E
+        mov eax, 0x2
+        mov ecx, ring3
+        jmp to_ring3
+      ring3:
+        int 0x81
+      never:
+        hlt
+      general_protection:
+        mov ebx, [esp]       ; the error code
+        mov ecx, [esp + 8]   ; CS of the INT
+        hlt
+      """)
+    #expect(m.state[.ebx] == 0x81 * 8 + 2)
+    #expect(m.state[.ecx] == 0x1B)
+    // A not-present gate for a benign exception: #NP(vector × 8 + 2 + EXT), delivered.
+    let (n, _) = try run(
+      """
+        gate 11, not_present, 0x8E
+        gate 6, never0, 0x0E   ; P = 0
+        ud2
+      never0:
+        hlt
+      not_present:
+        mov ebx, [esp]
+        hlt
+      """)
+    #expect(n.state[.ebx] == 6 * 8 + 2 + 1)
+  }
+
+  @Test func faultsWhileDeliveringBecomeDoubleFaults() throws {
+    // #GP whose handler's code segment is not present: #NP while delivering a contributory
+    // exception is #DF (SDM Vol. 3A Table 6-5), delivered with error code 0.
+    let (m, out) = try run(
+      """
+        gate 8, double_fault, 0x8E
+        gate 13, gp, 0x8E
+        mov word [0x8000 + 13 * 8 + 2], 0x30   ; the #GP gate's selector: not present
+        mov eax, [cs:0]
+        mov ds, [bad]
+      gp:
+        hlt
+      double_fault:
+        mov ebx, [esp]
+        mov ecx, 0xdf
+        hlt
+      bad: dw 0x38
+      """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ecx] == 0xDF)
+    #expect(m.state[.ebx] == 0)
+    #expect(m.events.exceptionsDelivered == 1)
+  }
+
+  @Test func noIDTIsATripleFault() throws {
+    let binary = try Nasm.assemble(source: "bits 32\norg 0x1000\nxor ecx, ecx\ndiv ecx\n")
+    let m = try Loader.machine(flat: binary)
+    let out = m.run(budget: 100)
+    // #DE → #GP(0*8+2+1) past the IDT limit → #DF → #GP(8*8+2+1) → shutdown.
+    #expect(
+      out.reason
+        == .shutdown([
+          Fault(.de), Fault(.gp, errorCode: 3), Fault(.df, errorCode: 0), Fault(.gp, errorCode: 0x43),
+        ]))
+    #expect(out.eip == 0x1002)
+  }
+
+  @Test func trapGatesKeepIFAndINT3AndINTOAreVectors3And4() throws {
+    let (m, out) = try run(
+      """
+        gate 3, breakpoint, 0x8F
+        gate 4, overflow, 0x8F
+        sti
+        int3
+        mov eax, 0x7fffffff
+        add eax, 1
+        into
+        hlt
+      breakpoint:
+        pushfd
+        pop ebx
+        iretd
+      overflow:
+        mov ecx, 4
+        iretd
+      """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ebx] & Flag.if.mask != 0)
+    #expect(m.state[.ecx] == 4)
+    // INTO without OF does nothing.
+    let (n, _) = try run("gate 4, overflow, 0x8F\nxor eax, eax\ninto\nhlt\noverflow: mov ecx, 4\niretd")
+    #expect(n.state[.ecx] != 4)
+  }
+
+  @Test func iretToRing3ClearsPrivilegedDataSegmentsAndKeepsItsOwnIF() throws {
+    // IRET to an outer ring nulls DS if its DPL is below the new CPL; at ring 3 with IOPL 0 an
+    // IRET to the same ring leaves IF alone, silently (SDM Vol. 2A IRET; issue 6's culprit).
+    let (m, out) = try run(
+      """
+        mov ax, 0x10
+        mov ds, ax
+        mov eax, 0x202
+        mov ecx, ring3
+        jmp to_ring3
+      ring3:
+        mov ebx, ds
+        pushfd
+        pop ecx
+        push dword 0x2       ; EFLAGS image with IF = 0
+        push dword 0x1B
+        push dword back
+        iretd
+      back:
+        pushfd
+        pop edx
+        ud2
+      """)
+    #expect(out.reason != .halted)
+    #expect(m.state[.ebx] == 0)  // DS was nulled
+    #expect(m.state[.ecx] & Flag.if.mask != 0)
+    #expect(m.state[.edx] & Flag.if.mask != 0)  // the IRET at ring 3 did not clear IF
+  }
+}
