@@ -1,9 +1,9 @@
 /// The concrete machine: a CPU, its RAM, and the run loop with a decode cache.
 ///
 /// Instructions are decoded once into blocks (straight-line runs ending at a control transfer)
-/// and executed from there; a write to a page holding decoded code flushes the cache. A fault
-/// ends the run with EIP at the faulting instruction (exception delivery through the IDT comes
-/// with the protection model).
+/// and executed from there; a write to a page holding decoded code flushes the cache. A fault is
+/// delivered through the guest's IDT (`Semantics.deliver`), or ends the run with EIP at the
+/// faulting instruction under `ExceptionRouting.stop`.
 import ISAModel
 
 /// Why a run stopped.
