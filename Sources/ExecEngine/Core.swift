@@ -45,6 +45,14 @@ final class CodePages {
     generation &+= 1
     invalidations &+= 1
   }
+
+  /// Linear-to-physical translations changed (a TLB flush): blocks are found by linear EIP, so
+  /// they go too, without counting as a write to code.
+  func remap() {
+    for page in marked { marks[page] = 0 }
+    marked.removeAll(keepingCapacity: true)
+    generation &+= 1
+  }
 }
 
 /// Where each register lives in the register file.
@@ -96,10 +104,18 @@ struct Core: ExecutionContext {
   let code: CodePages
   let ports: PortBus
 
-  init(memory: PhysicalMemory, code: CodePages, ports: PortBus, registerFile: UnsafeMutablePointer<UInt32>) {
+  let tlb: TLB
+  /// CR0.PG, kept apart so that an access tests one field when paging is off.
+  var paging = false
+
+  init(
+    memory: PhysicalMemory, code: CodePages, ports: PortBus, tlb: TLB,
+    registerFile: UnsafeMutablePointer<UInt32>
+  ) {
     self.memory = memory
     self.code = code
     self.ports = ports
+    self.tlb = tlb
     self.registerFile = registerFile
   }
 
@@ -212,9 +228,23 @@ struct Core: ExecutionContext {
   }
 
   mutating func setSystemRegister(_ r: SystemRegister, _ v: UInt32) throws(Interrupt) {
-    if r == .cr0 && v & CR0.pg != 0 { throw .modelGap("paging (CR0.PG = 1)") }
+    let old = registerFile[RegisterSlot.system(r)]
     // The instructions that write control registers end their block (DecodeCache.endsBlock).
     registerFile[RegisterSlot.system(r)] = r == .gdtrLimit || r == .idtrLimit ? v & 0xFFFF : v
+    // What the TLB must forget (SDM Vol. 3A §4.10.4.1).
+    switch r {
+    case .cr3: dropTranslations(keepingGlobal: true)
+    case .cr0 where (old ^ v) & (CR0.pg | CR0.wp) != 0:
+      paging = v & CR0.pg != 0
+      dropTranslations(keepingGlobal: false)
+    case .cr4 where (old ^ v) & (CR4.pse | CR4.pge) != 0: dropTranslations(keepingGlobal: false)
+    default: break
+    }
+  }
+
+  func dropTranslations(keepingGlobal: Bool) {
+    tlb.flush(keepingGlobal: keepingGlobal)
+    code.remap()
   }
 
   func msr(_ m: ModelSpecificRegister) -> (low: UInt32, high: UInt32) {
@@ -242,19 +272,108 @@ struct Core: ExecutionContext {
     flagBits = (flagBits & ~FlagMask.iopl) | (v & FlagMask.iopl)
   }
 
-  // No TLB yet: paging is not modelled, so nothing is cached.
-  mutating func invalidatePage(_ linear: UInt32) {}
+  mutating func invalidatePage(_ linear: UInt32) {
+    tlb.invalidate(page: linear)
+    // Blocks are found by linear EIP: they may rest on the old translation.
+    code.remap()
+  }
 
-  // Paging is off in this model so far: linear = physical.
   @inline(__always)
   mutating func readLinear(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
-    memory.read(PhysicalAddress(address), size)
+    if !paging { return memory.read(PhysicalAddress(address), size) }
+    return try readPaged(address, size, user: cpl == 3)
   }
 
   @inline(__always)
   mutating func writeLinear(_ address: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
+    if !paging { return writePhysical(address, size, v) }
+    try writePaged(address, size, v, user: cpl == 3)
+  }
+
+  mutating func readSystem(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
+    if !paging { return memory.read(PhysicalAddress(address), size) }
+    return try readPaged(address, size, user: false)
+  }
+
+  mutating func writeSystem(_ address: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
+    if !paging { return writePhysical(address, size, v) }
+    try writePaged(address, size, v, user: false)
+  }
+
+  @inline(__always)
+  func readPhysical(_ address: UInt32, _ size: OperandSize) -> UInt32 {
+    memory.read(PhysicalAddress(address), size)
+  }
+
+  @inline(__always)
+  mutating func writePhysical(_ address: UInt32, _ size: OperandSize, _ v: UInt32) {
     memory.write(PhysicalAddress(address), size, v)
     if code.written(address, size) { leaveBlock = true }
+  }
+
+  /// The physical address of `linear`: the TLB's entry when it allows the access (a write needs
+  /// the dirty bit already set, so the walk sets it), else a walk that fills it.
+  @inline(__always)
+  mutating func translate(_ linear: UInt32, write: Bool, user: Bool) throws(Interrupt) -> UInt32 {
+    let page = linear >> 12
+    let e = tlb.entries[Int(page & tlb.mask)]
+    if e.tag == page &+ 1 && (!user || e.user)
+      && (!write
+        || (e.dirty && (e.writable || (!user && registerFile[RegisterSlot.system(.cr0)] & CR0.wp == 0))))
+    {
+      tlb.hits &+= 1
+      return e.frame | (linear & 0xFFF)
+    }
+    tlb.misses &+= 1
+    let t = try walkPages(linear, write: write, user: user)
+    tlb.entries[Int(page & tlb.mask)] = TLB.Entry(
+      tag: page &+ 1, frame: t.physical & ~0xFFF, user: t.user.isSet, writable: t.writable.isSet,
+      dirty: t.dirty.isSet, global: t.global.isSet)
+    return t.physical
+  }
+
+  mutating func readPaged(_ linear: UInt32, _ size: OperandSize, user: Bool) throws(Interrupt) -> UInt32 {
+    if linear & 0xFFF &+ size.bytes <= 0x1000 {
+      return memory.read(PhysicalAddress(try translate(linear, write: false, user: user)), size)
+    }
+    // Across a page boundary: both pages are translated before any byte is read.
+    let last = linear &+ (size.bytes &- 1)
+    let low = try translate(linear, write: false, user: user)
+    let high = try translate(last, write: false, user: user)
+    var v: UInt32 = 0
+    for k in 0..<size.bytes {
+      let a = linear &+ k
+      let p = a >> 12 == linear >> 12 ? (low & ~0xFFF) | (a & 0xFFF) : (high & ~0xFFF) | (a & 0xFFF)
+      v |= UInt32(memory.read(PhysicalAddress(p))) << (8 * k)
+    }
+    return v
+  }
+
+  mutating func writePaged(_ linear: UInt32, _ size: OperandSize, _ v: UInt32, user: Bool) throws(Interrupt) {
+    if linear & 0xFFF &+ size.bytes <= 0x1000 {
+      return writePhysical(try translate(linear, write: true, user: user), size, v)
+    }
+    let last = linear &+ (size.bytes &- 1)
+    let low = try translate(linear, write: true, user: user)
+    let high = try translate(last, write: true, user: user)
+    for k in 0..<size.bytes {
+      let a = linear &+ k
+      let p = a >> 12 == linear >> 12 ? (low & ~0xFFF) | (a & 0xFFF) : (high & ~0xFFF) | (a & 0xFFF)
+      writePhysical(p, .byte, (v >> (8 * k)) & 0xFF)
+    }
+  }
+
+  /// The physical page an instruction fetch at `linear` reads, or nil if the fetch would fault;
+  /// a failed probe leaves CR2 as it was (the fault is raised when execution gets there).
+  mutating func fetchPage(_ linear: UInt32) -> UInt32? {
+    guard paging else { return linear & ~0xFFF }
+    let cr2 = registerFile[RegisterSlot.system(.cr2)]
+    do {
+      return try translate(linear, write: false, user: cpl == 3) & ~0xFFF
+    } catch {
+      registerFile[RegisterSlot.system(.cr2)] = cr2
+      return nil
+    }
   }
 
   mutating func readPort(_ port: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {

@@ -9,6 +9,14 @@ struct DecodeCache {
     let next: UInt32
   }
 
+  /// What ended decoding past a block's last instruction.
+  enum Stop {
+    case decoded(DecodeOutcome)
+    /// The next bytes lie on a page whose fetch would fault now: the fault is raised (and CR2
+    /// set) when execution reaches it.
+    case fetchFault(linear: UInt32)
+  }
+
   /// Plain data (no references), so that reading one costs a copy of a few words.
   struct Block {
     let start: UInt32
@@ -24,13 +32,17 @@ struct DecodeCache {
 
   var decoded: ContiguousArray<Decoded> = []
   var blocks: ContiguousArray<Block> = []
-  var stops: [DecodeOutcome] = []
+  var stops: [Stop] = []
   var table = [Int32](repeating: -1, count: 1 << tableBits)
   var generation: UInt64 = 0
 
-  /// The index of the block starting at `eip`, decoding it if needed.
+  /// The index of the block starting at linear `eip`, decoding it if needed; `fetchPage` gives
+  /// the physical page of a linear address, or nil where a fetch would fault.
   @inline(__always)
-  mutating func block(at eip: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts)
+  mutating func block(
+    at eip: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts,
+    fetchPage: (UInt32) -> UInt32?
+  )
     -> Int
   {
     if generation != code.generation { flush(to: code.generation) }
@@ -38,7 +50,7 @@ struct DecodeCache {
     let index = Int(table[slot])
     // A flush empties `blocks` without clearing the table: stale indices fail the bound check.
     if index >= 0 && index < blocks.count && blocks[index].start == eip { return index }
-    let b = decodeBlock(at: eip, memory: memory, code: code, counts: &counts)
+    let b = decodeBlock(at: eip, memory: memory, code: code, counts: &counts, fetchPage: fetchPage)
     table[slot] = Int32(blocks.count)
     blocks.append(b)
     return blocks.count - 1
@@ -52,7 +64,8 @@ struct DecodeCache {
   }
 
   mutating func decodeBlock(
-    at start: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts
+    at start: UInt32, memory: PhysicalMemory, code: CodePages, counts: inout EventCounts,
+    fetchPage: (UInt32) -> UInt32?
   )
     -> Block
   {
@@ -60,19 +73,38 @@ struct DecodeCache {
     let first = decoded.count
     var eip = start
     var stop = -1
+    func end(_ s: Stop) {
+      stop = stops.count
+      stops.append(s)
+    }
     while decoded.count - first < Self.maximumBlockLength {
-      // Fetch: paging is off, so the linear address is the physical one.
-      let bytes = memory.bytes(at: PhysicalAddress(eip), count: Decoder.maximumLength)
+      // Fetch through the translation: up to 15 bytes, from this page and the next.
+      guard let page = fetchPage(eip) else {
+        end(.fetchFault(linear: eip))
+        break
+      }
+      let here = Int(0x1000 - (eip & 0xFFF))
+      var bytes = memory.bytes(
+        at: PhysicalAddress(page | (eip & 0xFFF)), count: min(here, Decoder.maximumLength))
+      var nextPage: UInt32?
+      if here < Decoder.maximumLength, let next = fetchPage(eip &+ UInt32(here)) {
+        nextPage = next
+        bytes += memory.bytes(at: PhysicalAddress(next), count: Decoder.maximumLength - here)
+      }
       let outcome = Decoder.decode(bytes)
+      if case .truncated = outcome {
+        end(.fetchFault(linear: eip &+ UInt32(here)))
+        break
+      }
       guard case .instruction(let inst, let length) = outcome else {
-        stop = stops.count
-        stops.append(outcome)
+        end(.decoded(outcome))
         break
       }
       // An instruction that reads the clock starts a block: the clock is exact there.
       if inst.mnemonic.readsClock && decoded.count > first { break }
-      code.mark(eip)
-      code.mark(eip &+ UInt32(length - 1))
+      // Marks on the physical pages, where writes land.
+      code.mark(page | (eip & 0xFFF))
+      if length > here, let nextPage { code.mark(nextPage) }
       counts.instructionsDecoded &+= 1
       let next = eip &+ UInt32(length)
       decoded.append(Decoded(instruction: inst, next: next))

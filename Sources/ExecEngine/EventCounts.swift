@@ -18,6 +18,12 @@ public struct EventCounts: Hashable, Sendable, Codable {
   public var portsUnclaimed: UInt64 = 0
   /// Exceptions the machine delivered through the IDT (INT n is an instruction, not counted).
   public var exceptionsDelivered: UInt64 = 0
+  /// TLB lookups that hit, that missed (each miss is a page walk), whole flushes (CR3, CR0,
+  /// CR4 writes) and INVLPGs.
+  public var tlbHits: UInt64 = 0
+  public var tlbMisses: UInt64 = 0
+  public var tlbFlushes: UInt64 = 0
+  public var tlbPageInvalidations: UInt64 = 0
 
   public init() {}
 
@@ -28,7 +34,8 @@ public struct EventCounts: Hashable, Sendable, Codable {
       ("decode.instructions", instructionsDecoded), ("decode.invalidations", codeInvalidations),
       ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites), ("io.reads", portReads),
       ("io.writes", portWrites), ("io.unclaimed", portsUnclaimed),
-      ("exceptions.delivered", exceptionsDelivered),
+      ("exceptions.delivered", exceptionsDelivered), ("tlb.hits", tlbHits), ("tlb.misses", tlbMisses),
+      ("tlb.flushes", tlbFlushes), ("tlb.invlpg", tlbPageInvalidations),
     ]
   }
 }

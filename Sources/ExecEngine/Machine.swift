@@ -52,7 +52,12 @@ public final class Machine {
 
   deinit { registerFile.deallocate() }
 
-  public init(memorySize: Int) {
+  /// The TLB in front of the page walk.
+  let tlb: TLB
+
+  /// A machine with `memorySize` bytes of RAM and a TLB of `tlbEntries` (a power of two).
+  public init(memorySize: Int, tlbEntries: Int = 64) {
+    tlb = TLB(entries: tlbEntries)
     memory = PhysicalMemory(size: memorySize)
     code = CodePages(memorySize: memorySize)
     registerFile = .allocate(capacity: RegisterSlot.count)
@@ -61,7 +66,7 @@ public final class Machine {
     serial = Serial16550()
     ports.attach(serial, at: Self.serialPort, count: 8)
     ports.attach(DebugExit(bus: ports), at: Self.debugExitPort, count: 1)
-    core = Core(memory: memory, code: code, ports: ports, registerFile: registerFile)
+    core = Core(memory: memory, code: code, ports: ports, tlb: tlb, registerFile: registerFile)
   }
 
   /// The CPU state as a value.
@@ -93,6 +98,10 @@ public final class Machine {
       try? core.setSystemSegment(.tr, newValue.tr.cache)
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }
+      // A new state: no translation cached for it holds.
+      core.paging = newValue.cr0 & CR0.pg != 0
+      tlb.reset()
+      code.remap()
       for m in ModelSpecificRegister.all where m.kind == .storage {
         let v = newValue.msrs[m.index] ?? m.reset
         try? core.setMSR(m, low: UInt32(truncatingIfNeeded: v), high: UInt32(truncatingIfNeeded: v >> 32))
@@ -128,6 +137,10 @@ public final class Machine {
     e.portReads = ports.reads
     e.portWrites = ports.writes
     e.portsUnclaimed = ports.unclaimed
+    e.tlbHits = tlb.hits
+    e.tlbMisses = tlb.misses
+    e.tlbFlushes = tlb.flushes
+    e.tlbPageInvalidations = tlb.pageInvalidations
     return e
   }
 
@@ -189,7 +202,8 @@ public final class Machine {
         return RunOutcome(reason: .modelGap(gap), eip: c.eip, instructionsRetired: retired)
       }
       c.clock = start &+ retired
-      let b = cache.blocks[cache.block(at: c.eip, memory: memory, code: code, counts: &counts)]
+      let b = cache.blocks[
+        cache.block(at: c.eip, memory: memory, code: code, counts: &counts) { c.fetchPage($0) }]
       let n = min(b.count, Int(clamping: budget - retired - delivered))
       c.leaveBlock = false
       // The block's instructions in place: `decoded` does not change while they run.
@@ -227,12 +241,21 @@ public final class Machine {
         }
         if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
           switch cache.stops[b.stop] {
-          case .fault(let f): fault = f
-          case .modelGap(let what):
+          case .decoded(.fault(let f)): fault = f
+          case .decoded(.modelGap(let what)):
             return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
-          case .truncated, .instruction:
+          case .decoded(.truncated), .decoded(.instruction):
             // Fetches past RAM read open bus (0xFF), so decoding cannot run out of bytes here.
             fault = Fault(.gp, errorCode: 0)
+          case .fetchFault(let linear):
+            // The fetch, for real: #PF with CR2 set; if the page has appeared since the block
+            // was decoded, decode again.
+            do throws(Interrupt) {
+              _ = try c.translate(linear, write: false, user: c.cpl == 3)
+              code.remap()
+            } catch {
+              if case .fault(let f) = error { fault = f }
+            }
           }
         }
       }
@@ -278,7 +301,6 @@ public final class Machine {
   /// A mode of the machine state that the model does not implement, if the core is in one.
   static func unmodelled(_ c: Core) -> String? {
     if c.systemRegister(.cr0) & CR0.pe == 0 { return "real-address mode (CR0.PE = 0)" }
-    if c.systemRegister(.cr0) & CR0.pg != 0 { return "paging (CR0.PG = 1)" }
     if c.flagBits & Flag.tf.mask != 0 { return "single-step trap (EFLAGS.TF = 1)" }
     if c.flagBits & Flag.vm.mask != 0 { return "virtual-8086 mode (EFLAGS.VM = 1)" }
     return nil

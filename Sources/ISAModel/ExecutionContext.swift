@@ -43,8 +43,16 @@ public protocol ExecutionContext {
   mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)
     throws(Interrupt)
 
-  /// Reads `size` bytes at a linear address, little-endian (paging is the context's).
+  /// Reads `size` bytes at a linear address, little-endian, with the CPL's rights (paging —
+  /// `walkPages` and any TLB — is the context's).
   mutating func readLinear(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
+  /// Linear accesses the processor makes with supervisor rights whatever the CPL: descriptor
+  /// tables, the TSS, an inner stack while delivering an interrupt (SDM Vol. 3A §4.6).
+  mutating func readSystem(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
+  mutating func writeSystem(_ address: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
+  /// Physical memory, for the page walk.
+  mutating func readPhysical(_ address: Value, _ size: OperandSize) throws(Interrupt) -> Value
+  mutating func writePhysical(_ address: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
   mutating func writeLinear(_ address: Value, _ size: OperandSize, _ v: Value) throws(Interrupt)
 
   /// Reads `size` bytes from an I/O port (SDM Vol. 1 §19.2, the 64 K I/O address space).

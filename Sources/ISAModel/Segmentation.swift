@@ -99,8 +99,8 @@ extension ExecutionContext {
   /// The descriptor at a linear address (two dword reads, as the processor makes them).
   @inlinable
   public mutating func readDescriptor(at address: Value) throws(Interrupt) -> Descriptor<Domain> {
-    let low = try readLinear(address, .dword)
-    return Descriptor(low: low, high: try readLinear(domain.add(address, domain.constant(4)), .dword))
+    let low = try readSystem(address, .dword)
+    return Descriptor(low: low, high: try readSystem(domain.add(address, domain.constant(4)), .dword))
   }
 
   /// Where the descriptor `selector` names lies, and whether that is inside its table (GDT for
@@ -132,7 +132,7 @@ extension ExecutionContext {
   public mutating func markAccessed(_ desc: Descriptor<Domain>, at address: Value) throws(Interrupt) {
     let d = domain
     try when(d.not(d.bit(desc.high, 8))) { (c: inout Self) throws(Interrupt) in
-      try c.writeLinear(d.add(address, d.constant(4)), .dword, d.or(desc.high, d.constant(0x100)))
+      try c.writeSystem(d.add(address, d.constant(4)), .dword, d.or(desc.high, d.constant(0x100)))
     }
   }
 

@@ -38,6 +38,9 @@ import Testing
     (.tsc, [0x0F, 0x31]),  // RDTSC
     (.msr, [0x0F, 0x32]),  // RDMSR (ECX = 0x10, the TSC)
     (.de, [0x0F, 0x22, 0xE0]),  // MOV CR4, EAX (EAX = CR4.DE)
+    (.pse, [0x0F, 0x22, 0xE1]),  // MOV CR4, ECX (ECX = CR4.PSE)
+    (.pge, [0x0F, 0x22, 0xE2]),  // MOV CR4, EDX (EDX = CR4.PGE)
+    (.pae, [0x0F, 0x22, 0xE3]),  // MOV CR4, EBX (EBX = CR4.PAE)
     (.cx8, [0x0F, 0xC7, 0x08]),  // CMPXCHG8B [eax]
     (.sep, [0x0F, 0x34]),  // SYSENTER
     (.mmx, [0x0F, 0x6F, 0xC1]),  // MOVQ mm0, mm1
@@ -51,6 +54,8 @@ import Testing
     s.eip = 0x1000
     s[.ecx] = 0x10
     s[.eax] = CR4.de
+    s[.edx] = CR4.pge
+    s[.ebx] = CR4.pae
     m.state = s
     m.load(probe, at: PhysicalAddress(0x1000))
     let executes = m.step() == .retired

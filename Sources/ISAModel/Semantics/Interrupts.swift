@@ -84,8 +84,8 @@ extension Semantics {
       let tssCode = d.or(c.selectorErrorCode(tr.selector), d.constant(ext))
       let at = d.add(d.constant(4), d.shiftLeft(dpl, d.constant(3)))
       try c.raise(.ts, code: tssCode, when: d.unsignedLess(tr.limit, d.add(at, d.constant(5))))
-      let newESP = try c.readLinear(d.add(tr.base, at), .dword)
-      let newSS = try c.readLinear(d.add(tr.base, d.add(at, d.constant(4))), .word)
+      let newESP = try c.readSystem(d.add(tr.base, at), .dword)
+      let newSS = try c.readSystem(d.add(tr.base, d.add(at, d.constant(4))), .word)
       let ssCode = d.or(c.selectorErrorCode(newSS), d.constant(ext))
       try c.raise(.ts, code: d.constant(ext), when: c.isNull(newSS))
       let (ssAddress, ssInside) = c.descriptorAddress(newSS)
@@ -95,7 +95,8 @@ extension Semantics {
       try c.raise(.ss, code: ssCode, when: d.not(stack.present(d)))
       let ss = c.cache(stack, selector: newSS)
       let esp = try c.pushFrame(
-        [c.segment(.ss).selector, c.gpr(.esp)] + frame, on: ss, at: newESP, faultCode: ssCode)
+        [c.segment(.ss).selector, c.gpr(.esp)] + frame, on: ss, at: newESP, faultCode: ssCode,
+        supervisor: true)
       try c.markAccessed(stack, at: ssAddress)
       try c.setSegment(.ss, ss)
       c.setGPR(.esp, esp)
@@ -103,7 +104,8 @@ extension Semantics {
       try c.setSegment(.cs, c.cache(target, selector: d.or(d.and(selector, d.constant(0xFFFC)), dpl)))
     }
     try c.when(d.not(inner)) { (c: inout C) throws(Interrupt) in
-      let esp = try c.pushFrame(frame, on: c.segment(.ss), at: c.gpr(.esp), faultCode: d.constant(ext))
+      let esp = try c.pushFrame(
+        frame, on: c.segment(.ss), at: c.gpr(.esp), faultCode: d.constant(ext), supervisor: false)
       c.setGPR(.esp, esp)
       try c.markAccessed(target, at: address)
       try c.setSegment(.cs, c.cache(target, selector: d.or(d.and(selector, d.constant(0xFFFC)), cpl)))
@@ -214,10 +216,11 @@ extension Semantics {
 
 extension ExecutionContext {
   /// Pushes `values` (first pushed first) as dwords onto the stack `ss` from `esp`, checking the
-  /// whole frame against the segment first (#SS with `faultCode`); returns the new ESP.
+  /// whole frame against the segment first (#SS with `faultCode`); returns the new ESP. An inner
+  /// stack is written with supervisor rights (`supervisor`), whatever the CPL still is.
   @inlinable
   public mutating func pushFrame(
-    _ values: [Value], on ss: SegmentCache<Value>, at esp: Value, faultCode: Value
+    _ values: [Value], on ss: SegmentCache<Value>, at esp: Value, faultCode: Value, supervisor: Bool
   )
     throws(Interrupt) -> Value
   {
@@ -229,7 +232,8 @@ extension ExecutionContext {
       .ss, code: faultCode,
       when: segmentAccessRefused(ss, d.sub(esp, d.constant(4)), .dword, write: true))
     for (k, v) in values.enumerated() {
-      try writeLinear(d.add(ss.base, d.add(top, d.constant(bytes - 4 * UInt32(k + 1)))), .dword, v)
+      let at = d.add(ss.base, d.add(top, d.constant(bytes - 4 * UInt32(k + 1))))
+      if supervisor { try writeSystem(at, .dword, v) } else { try writeLinear(at, .dword, v) }
     }
     return top
   }

@@ -340,7 +340,7 @@ extension Semantics {
       var attributes = desc.attributes(d)
       if s == .tr {
         // Busy: type bit 1, in the GDT and in TR's cache.
-        try c.writeLinear(d.add(address, d.constant(4)), .dword, d.or(desc.high, d.constant(0x200)))
+        try c.writeSystem(d.add(address, d.constant(4)), .dword, d.or(desc.high, d.constant(0x200)))
         attributes = d.or(attributes, d.constant(2))
       }
       try c.setSystemSegment(
