@@ -31,7 +31,10 @@ public enum Nasm {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent(
       "virtlab-\(UUID().uuidString).bin")
     defer { try? FileManager.default.removeItem(at: out) }
-    let result = try run(["-f", "bin", "-o", out.path, source.path])
+    // Includes resolve next to the source (models/guests/lib/kernel.inc).
+    let result = try run([
+      "-f", "bin", "-I", source.deletingLastPathComponent().path + "/", "-o", out.path, source.path,
+    ])
     guard result.status == 0 else {
       throw Failure(message: result.errors.isEmpty ? "nasm failed on \(source.path)" : result.errors)
     }
