@@ -316,19 +316,18 @@ struct Core: ExecutionContext {
   @inline(__always)
   mutating func translate(_ linear: UInt32, write: Bool, user: Bool) throws(Interrupt) -> UInt32 {
     let page = linear >> 12
-    let e = tlb.entries[Int(page & tlb.mask)]
-    if e.tag == page &+ 1 && (!user || e.user)
-      && (!write
-        || (e.dirty && (e.writable || (!user && registerFile[RegisterSlot.system(.cr0)] & CR0.wp == 0))))
+    if let e = tlb.lookup(page), !user || e.user,
+      !write || (e.dirty && (e.writable || (!user && registerFile[RegisterSlot.system(.cr0)] & CR0.wp == 0)))
     {
       tlb.hits &+= 1
       return e.frame | (linear & 0xFFF)
     }
     tlb.misses &+= 1
     let t = try walkPages(linear, write: write, user: user)
-    tlb.entries[Int(page & tlb.mask)] = TLB.Entry(
-      tag: page &+ 1, frame: t.physical & ~0xFFF, user: t.user.isSet, writable: t.writable.isSet,
-      dirty: t.dirty.isSet, global: t.global.isSet)
+    tlb.fill(
+      TLB.Entry(
+        tag: page &+ 1, frame: t.physical & ~0xFFF, user: t.user.isSet, writable: t.writable.isSet,
+        dirty: t.dirty.isSet, global: t.global.isSet))
     return t.physical
   }
 

@@ -55,8 +55,9 @@ public final class Machine {
   /// The TLB in front of the page walk.
   let tlb: TLB
 
-  /// A machine with `memorySize` bytes of RAM and a TLB of `tlbEntries` (a power of two).
-  public init(memorySize: Int, tlbEntries: Int = 64) {
+  /// A machine with `memorySize` bytes of RAM and a four-way TLB of `tlbEntries` (a power of
+  /// two; 256 like Core 2's data TLB).
+  public init(memorySize: Int, tlbEntries: Int = 256) {
     tlb = TLB(entries: tlbEntries)
     memory = PhysicalMemory(size: memorySize)
     code = CodePages(memorySize: memorySize)

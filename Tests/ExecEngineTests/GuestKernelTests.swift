@@ -56,6 +56,16 @@ import Testing
     #expect(m.events.tlbPageInvalidations == 4096)
   }
 
+  @Test func forkwaitBuildsSwitchesAndTearsDownAddressSpaces() throws {
+    let m = try expectResult("forkwait", (0..<512).reduce(0, +))
+    #expect(m.events.tlbFlushes >= 128)  // two CR3 writes a round
+  }
+
+  @Test func callret3RecursesAtRing3() throws {
+    func sum(_ n: UInt32) -> UInt32 { n == 0 ? 0 : n &+ sum(n - 1) }
+    _ = try expectResult("callret3", 100 &* sum(1000))
+  }
+
   @Test func computeRunsAtRing3WithPagingOn() throws {
     var x: UInt32 = 1
     var y: UInt32 = 0
