@@ -1,5 +1,5 @@
 // `make bench`: performance figures, each against a peer measured in the same run.
-// `virtlab-bench [engine] [z3]` runs a part; no argument runs all.
+// `virtlab-bench [engine] [kernels] [z3]` runs a part; no argument runs all.
 import Foundation
 
 let parts = Set(CommandLine.arguments.dropFirst())
@@ -30,6 +30,10 @@ if all || parts.contains("engine") {
       print("unicorn %-8@ (peer not run: set VIRTLAB_PYTHON to a python with unicorn; make bench does)")
     }
   }
+}
+
+if all || parts.contains("kernels") {
+  for line in try kernelBench() { print(line) }
 }
 
 if all || parts.contains("z3") {
