@@ -79,8 +79,9 @@ struct Core: ExecutionContext {
   /// (`RegisterSlot`), in storage the machine owns: indexing a pointer costs a load, where
   /// indexing a value array with a run-time index made the optimiser copy it.
   let registerFile: UnsafeMutablePointer<UInt32>
-  /// The virtual clock at the start of the current block (the run loop sets it; instructions
-  /// that read it start a block, so it is exact for them).
+  /// The virtual clock (DESIGN.md decision 10): instructions retired, plus the time a halted
+  /// processor skipped to its next timer deadline. During an instruction it is the number of
+  /// instructions before it.
   var clock: UInt64 = 0
   /// TSC = clock + offset (a WRMSR of the TSC sets the offset).
   var tscOffset: UInt64 = 0
@@ -105,13 +106,15 @@ struct Core: ExecutionContext {
   let ports: PortBus
 
   let tlb: TLB
+  let apic: LocalAPIC
   /// CR0.PG, kept apart so that an access tests one field when paging is off.
   var paging = false
 
   init(
-    memory: PhysicalMemory, code: CodePages, ports: PortBus, tlb: TLB,
+    memory: PhysicalMemory, code: CodePages, ports: PortBus, tlb: TLB, apic: LocalAPIC,
     registerFile: UnsafeMutablePointer<UInt32>
   ) {
+    self.apic = apic
     self.memory = memory
     self.code = code
     self.ports = ports
@@ -254,6 +257,9 @@ struct Core: ExecutionContext {
 
   mutating func setMSR(_ m: ModelSpecificRegister, low: UInt32, high: UInt32) throws(Interrupt) {
     guard let k = RegisterSlot.msr(m) else { return }
+    if m.index == 0x1B && (low & 0xFFFF_F000 != LocalAPIC.base || low & 0x800 == 0) {
+      throw .modelGap("relocating or disabling the local APIC (IA32_APIC_BASE)")
+    }
     registerFile[k] = low
     registerFile[k + 1] = high
   }
@@ -280,7 +286,7 @@ struct Core: ExecutionContext {
 
   @inline(__always)
   mutating func readLinear(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
-    if !paging { return memory.read(PhysicalAddress(address), size) }
+    if !paging { return readPhysical(address, size) }
     return try readPaged(address, size, user: cpl == 3)
   }
 
@@ -291,7 +297,7 @@ struct Core: ExecutionContext {
   }
 
   mutating func readSystem(_ address: UInt32, _ size: OperandSize) throws(Interrupt) -> UInt32 {
-    if !paging { return memory.read(PhysicalAddress(address), size) }
+    if !paging { return readPhysical(address, size) }
     return try readPaged(address, size, user: false)
   }
 
@@ -300,15 +306,48 @@ struct Core: ExecutionContext {
     try writePaged(address, size, v, user: false)
   }
 
+  /// RAM, or above it a device (the local APIC's page) or open bus.
   @inline(__always)
   func readPhysical(_ address: UInt32, _ size: OperandSize) -> UInt32 {
-    memory.read(PhysicalAddress(address), size)
+    if _slowPath(!memory.isBacked(PhysicalAddress(address), count: size.bytes)) {
+      return readDevice(address, size)
+    }
+    return memory.read(PhysicalAddress(address), size)
   }
 
   @inline(__always)
   mutating func writePhysical(_ address: UInt32, _ size: OperandSize, _ v: UInt32) {
+    if _slowPath(!memory.isBacked(PhysicalAddress(address), count: size.bytes)) {
+      return writeDevice(address, size, v)
+    }
     memory.write(PhysicalAddress(address), size, v)
     if code.written(address, size) { leaveBlock = true }
+  }
+
+  func readDevice(_ address: UInt32, _ size: OperandSize) -> UInt32 {
+    if address & ~(LocalAPIC.size - 1) == LocalAPIC.base {
+      return apic.read(offset: address & (LocalAPIC.size - 1), size: size, clock: clock)
+    }
+    return memory.read(PhysicalAddress(address), size)
+  }
+
+  mutating func writeDevice(_ address: UInt32, _ size: OperandSize, _ v: UInt32) {
+    if address & ~(LocalAPIC.size - 1) == LocalAPIC.base {
+      apic.write(offset: address & (LocalAPIC.size - 1), size: size, v, clock: clock)
+      // The APIC may now have an interrupt to deliver, or a new deadline: look again.
+      leaveBlock = true
+      return
+    }
+    memory.write(PhysicalAddress(address), size, v)
+  }
+
+  /// Interrupts are held off until the clock reaches this (the shadow of STI, MOV SS, POP SS).
+  var inhibitUntil: UInt64 = 0
+
+  mutating func inhibitInterrupts() {
+    // The clock during this instruction is n: it retires at n + 1, the next one at n + 2.
+    inhibitUntil = clock &+ 2
+    leaveBlock = true
   }
 
   /// The physical address of `linear`: the TLB's entry when it allows the access (a write needs
@@ -333,7 +372,7 @@ struct Core: ExecutionContext {
 
   mutating func readPaged(_ linear: UInt32, _ size: OperandSize, user: Bool) throws(Interrupt) -> UInt32 {
     if linear & 0xFFF &+ size.bytes <= 0x1000 {
-      return memory.read(PhysicalAddress(try translate(linear, write: false, user: user)), size)
+      return readPhysical(try translate(linear, write: false, user: user), size)
     }
     // Across a page boundary: both pages are translated before any byte is read.
     let last = linear &+ (size.bytes &- 1)
@@ -343,7 +382,7 @@ struct Core: ExecutionContext {
     for k in 0..<size.bytes {
       let a = linear &+ k
       let p = a >> 12 == linear >> 12 ? (low & ~0xFFF) | (a & 0xFFF) : (high & ~0xFFF) | (a & 0xFFF)
-      v |= UInt32(memory.read(PhysicalAddress(p))) << (8 * k)
+      v |= readPhysical(p, .byte) << (8 * k)
     }
     return v
   }

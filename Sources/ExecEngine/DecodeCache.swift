@@ -100,8 +100,6 @@ struct DecodeCache {
         end(.decoded(outcome))
         break
       }
-      // An instruction that reads the clock starts a block: the clock is exact there.
-      if inst.mnemonic.readsClock && decoded.count > first { break }
       // Marks on the physical pages, where writes land.
       code.mark(page | (eip & 0xFFF))
       if length > here, let nextPage { code.mark(nextPage) }

@@ -18,6 +18,11 @@ public struct EventCounts: Hashable, Sendable, Codable {
   public var portsUnclaimed: UInt64 = 0
   /// Exceptions the machine delivered through the IDT (INT n is an instruction, not counted).
   public var exceptionsDelivered: UInt64 = 0
+  /// External interrupts (the APIC's) delivered; APIC timer expirations; APIC accesses the model
+  /// does not implement (they read 0, writes are dropped).
+  public var interruptsDelivered: UInt64 = 0
+  public var timerExpirations: UInt64 = 0
+  public var apicUnmodelled: UInt64 = 0
   /// TLB lookups that hit, that missed (each miss is a page walk), whole flushes (CR3, CR0,
   /// CR4 writes) and INVLPGs.
   public var tlbHits: UInt64 = 0
@@ -34,7 +39,9 @@ public struct EventCounts: Hashable, Sendable, Codable {
       ("decode.instructions", instructionsDecoded), ("decode.invalidations", codeInvalidations),
       ("bus.open.reads", openBusReads), ("bus.open.writes", openBusWrites), ("io.reads", portReads),
       ("io.writes", portWrites), ("io.unclaimed", portsUnclaimed),
-      ("exceptions.delivered", exceptionsDelivered), ("tlb.hits", tlbHits), ("tlb.misses", tlbMisses),
+      ("exceptions.delivered", exceptionsDelivered), ("interrupts.delivered", interruptsDelivered),
+      ("apic.timer.expirations", timerExpirations), ("apic.unmodelled", apicUnmodelled),
+      ("tlb.hits", tlbHits), ("tlb.misses", tlbMisses),
       ("tlb.flushes", tlbFlushes), ("tlb.invlpg", tlbPageInvalidations),
     ]
   }

@@ -54,6 +54,8 @@ public final class Machine {
 
   /// The TLB in front of the page walk.
   let tlb: TLB
+  /// The local APIC at 0xFEE00000 (physical).
+  let apic: LocalAPIC
 
   /// A machine with `memorySize` bytes of RAM and a four-way TLB of `tlbEntries` (a power of
   /// two; 256 like Core 2's data TLB).
@@ -67,7 +69,8 @@ public final class Machine {
     serial = Serial16550()
     ports.attach(serial, at: Self.serialPort, count: 8)
     ports.attach(DebugExit(bus: ports), at: Self.debugExitPort, count: 1)
-    core = Core(memory: memory, code: code, ports: ports, tlb: tlb, registerFile: registerFile)
+    apic = LocalAPIC()
+    core = Core(memory: memory, code: code, ports: ports, tlb: tlb, apic: apic, registerFile: registerFile)
   }
 
   /// The CPU state as a value.
@@ -114,7 +117,7 @@ public final class Machine {
 
   /// The virtual clock: instructions retired so far (DESIGN.md decision 10). The TSC and, later,
   /// the APIC timer derive from it.
-  public var clock: UInt64 { counts.instructionsRetired }
+  public var clock: UInt64 { core.clock }
 
   /// Writes `bytes` into physical memory as a device or loader would, keeping the decode cache
   /// coherent (a write over decoded code flushes it).
@@ -138,6 +141,8 @@ public final class Machine {
     e.portReads = ports.reads
     e.portWrites = ports.writes
     e.portsUnclaimed = ports.unclaimed
+    e.timerExpirations = apic.timerInterrupts
+    e.apicUnmodelled = apic.unmodelledAccesses
     e.tlbHits = tlb.hits
     e.tlbMisses = tlb.misses
     e.tlbFlushes = tlb.flushes
@@ -194,18 +199,38 @@ public final class Machine {
       swap(&cache, &self.cache)
       self.counts = counts
     }
-    if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: 0) }
-    let start = counts.instructionsRetired
     while retired &+ delivered < budget {
       // Architectural features the model does not implement end the run before the next
       // instruction, never silently (docs/divergences.md).
       if let gap = Self.unmodelled(c) {
         return RunOutcome(reason: .modelGap(gap), eip: c.eip, instructionsRetired: retired)
       }
-      c.clock = start &+ retired
+      // Interrupts are taken between instructions: the APIC's, when IF = 1 and no shadow.
+      if c.halted || c.apic.enabled {
+        if let vector = Self.acceptableInterrupt(&c) {
+          if let end = Self.deliverInterrupt(vector, &c) {
+            return RunOutcome(reason: end, eip: c.eip, instructionsRetired: retired)
+          }
+          delivered &+= 1
+          counts.interruptsDelivered &+= 1
+          continue
+        }
+        if c.halted {
+          // Halted: time jumps to the timer's next deadline if an interrupt can come of it;
+          // otherwise nothing can wake the processor and the run ends.
+          guard c.flagBits & Flag.if.mask != 0, c.apic.enabled, let deadline = c.apic.deadline else {
+            return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired)
+          }
+          c.clock = max(c.clock, deadline)
+          continue
+        }
+      }
       let b = cache.blocks[
         cache.block(at: c.eip, memory: memory, code: code, counts: &counts) { c.fetchPage($0) }]
-      let n = min(b.count, Int(clamping: budget - retired - delivered))
+      var n = min(b.count, Int(clamping: budget - retired - delivered))
+      // Stop where the timer expires and where an interrupt shadow ends, to look again there.
+      if let deadline = c.apic.deadline, deadline > c.clock { n = min(n, Int(clamping: deadline - c.clock)) }
+      if c.inhibitUntil > c.clock { n = min(n, Int(clamping: c.inhibitUntil - c.clock)) }
       c.leaveBlock = false
       // The block's instructions in place: `decoded` does not change while they run.
       let (k, stopped) = cache.decoded.withUnsafeBufferPointer { all -> (Int, Interrupt?) in
@@ -220,6 +245,7 @@ public final class Machine {
             return (k, error)
           }
           k += 1
+          c.clock &+= 1
           // A taken branch or REP step leaves the straight line; HLT and writes to code leave
           // the block too.
           if c.eip != d.pointee.next || c.leaveBlock { break }
@@ -236,7 +262,9 @@ public final class Machine {
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
         }
       } else {
-        if c.halted { return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired) }
+        if c.halted && !Self.canWake(c) {
+          return RunOutcome(reason: .halted, eip: c.eip, instructionsRetired: retired)
+        }
         if let value = ports.exitRequest {
           return RunOutcome(reason: .debugExit(value), eip: c.eip, instructionsRetired: retired)
         }
@@ -272,6 +300,37 @@ public final class Machine {
       lastDelivered = fault
     }
     return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
+  }
+
+  /// Whether a halted processor can be woken: IF is set and the APIC has an interrupt pending
+  /// or a timer running.
+  static func canWake(_ c: Core) -> Bool {
+    c.flagBits & Flag.if.mask != 0 && c.apic.enabled && (c.apic.deadline != nil || c.apic.deliverable != nil)
+  }
+
+  /// The vector the APIC has for the processor now, accepted (IRR → ISR), if IF is set and no
+  /// interrupt shadow holds it off.
+  static func acceptableInterrupt(_ c: inout Core) -> UInt8? {
+    c.apic.advance(to: c.clock)
+    guard c.flagBits & Flag.if.mask != 0, c.clock >= c.inhibitUntil, let v = c.apic.deliverable else {
+      return nil
+    }
+    c.apic.accept(v)
+    return v
+  }
+
+  /// Delivers an external interrupt (a HLT it ends is left behind: the frame returns after it).
+  static func deliverInterrupt(_ vector: UInt8, _ c: inout Core) -> StopReason? {
+    c.halted = false
+    do throws(Interrupt) {
+      try Semantics.deliver(&c, vector: vector, errorCode: nil, source: .external, returnAddress: c.eip)
+      return nil
+    } catch {
+      switch error {
+      case .modelGap(let what): return .modelGap(what)
+      case .fault(let f): return deliverException(f, &c)
+      }
+    }
   }
 
   /// Delivers `first` through the IDT, turning faults met on the way into #DF or a shutdown as

@@ -87,6 +87,9 @@ public protocol ExecutionContext {
   mutating func when(_ condition: Truth, _ body: (inout Self) throws(Interrupt) -> Void) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
   mutating func halt()
+  /// Holds off interrupts until the next instruction has retired (STI that sets IF, MOV SS,
+  /// POP SS: SDM Vol. 3A §6.8.3).
+  mutating func inhibitInterrupts()
 }
 
 extension ExecutionContext {

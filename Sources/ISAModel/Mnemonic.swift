@@ -185,15 +185,6 @@ extension Mnemonic {
     }
   }
 
-  /// Whether the instruction reads the virtual clock (RDTSC, and RDMSR/WRMSR of the TSC): the
-  /// engine starts a block at it, so that the clock it reads is exact.
-  public var readsClock: Bool {
-    switch self {
-    case .rdtsc, .rdmsr, .wrmsr: true
-    default: false
-    }
-  }
-
   /// The exceptions the instruction itself can raise in this model (memory operands add the
   /// protection and paging faults once those exist; a LOCK where it is not allowed is #UD).
   public var faults: Set<Exception> {

@@ -174,6 +174,9 @@ extension ExecutionContext {
       try c.raise(s == .ss ? .ss : .np, code: c.selectorErrorCode(selector), when: d.not(desc.present(d)))
       try c.markAccessed(desc, at: address)
       try c.setSegment(s, c.cache(desc, selector: selector))
+      // A stack switch by MOV SS or POP SS holds interrupts off for one instruction, so that
+      // the MOV ESP after it runs first (SDM Vol. 3A §6.8.3).
+      if s == .ss { c.inhibitInterrupts() }
     }
   }
 

@@ -66,6 +66,23 @@ import Testing
     _ = try expectResult("callret3", 100 &* sum(1000))
   }
 
+  @Test func timerInterruptsLandEveryPeriodOfTheVirtualClock() throws {
+    // 50 periodic APIC timer interrupts every 5,000 ticks of the virtual clock: the TSC read in
+    // the handler moves by exactly 49 × 5,000 from the first to the last.
+    let m = try expectResult("timer", 49 * 5000)
+    #expect(m.events.interruptsDelivered == 50)
+    #expect(m.events.timerExpirations == 50)
+  }
+
+  @Test func inReadsTheSerialPortsRegisters() throws {
+    // The scratch register returns what was written; LSR reads THRE | TEMT (0x60).
+    var sum: UInt32 = 0
+    for r: UInt32 in 0..<1000 { sum &+= r % 256 + 0x60 }
+    let m = try expectResult("in", sum)
+    // 2,000 reads, and one LSR poll per character of the 20-character result line.
+    #expect(m.events.portReads == 2000 + 20)
+  }
+
   @Test func computeRunsAtRing3WithPagingOn() throws {
     var x: UInt32 = 1
     var y: UInt32 = 0

@@ -280,3 +280,116 @@ import Testing
     #expect(m.state[.edx] & Flag.if.mask != 0)  // the IRET at ring 3 did not clear IF
   }
 }
+
+/// The local APIC and its timer on the virtual clock (SDM Vol. 3A Chapter 10; DESIGN.md
+/// decision 10), with paging off: the APIC is at physical 0xFEE00000.
+@Suite struct APICTests {
+  func run(_ source: String, budget: UInt64 = 100_000) throws -> (Machine, RunOutcome) {
+    let m = try Loader.machine(flat: try Nasm.assemble(source: InterruptTests.kernel + source))
+    return (m, m.run(budget: budget))
+  }
+
+  static let apic = """
+    APIC equ 0xFEE00000
+
+    """
+
+  @Test func haltedProcessorWakesAtTheTimerDeadline() throws {
+    // A one-shot timer of 1,000,000 ticks and STI; HLT: the clock jumps to the deadline, the
+    // interrupt is delivered with the HLT behind it, and the handler's TSC is past the deadline.
+    let (m, out) = try run(
+      Self.apic + """
+          gate 0x30, tick, 0x8E
+          mov dword [APIC + 0xF0], 0x1FF
+          mov dword [APIC + 0x3E0], 0xB
+          mov dword [APIC + 0x320], 0x30
+          mov dword [APIC + 0x380], 1000000
+          sti
+          hlt
+          mov ecx, 0xc0ffee
+          hlt
+        tick:
+          rdtsc
+          mov ebx, eax
+          mov dword [APIC + 0xB0], 0
+          iretd
+        """)
+    #expect(out.reason == .halted)  // the second HLT: nothing is armed any more
+    #expect(m.state[.ecx] == 0xC0FFEE)
+    #expect(m.state[.ebx] >= 1_000_000)
+    #expect(out.instructionsRetired < 1000)
+    #expect(m.events.interruptsDelivered == 1)
+  }
+
+  @Test func interruptsWaitForIFAndTheShadowAndFollowPriorities() throws {
+    // With IF clear the expired timer stays pending; STI delivers it only after the next
+    // instruction (the STI shadow): the handler sees ECX = 1 set by that instruction.
+    let (m, _) = try run(
+      Self.apic + """
+          gate 0x40, tick, 0x8E
+          mov dword [APIC + 0xF0], 0x1FF
+          mov dword [APIC + 0x3E0], 0xB
+          mov dword [APIC + 0x320], 0x40
+          mov dword [APIC + 0x380], 10
+          mov ecx, 100
+        spin:
+          loop spin
+          xor ecx, ecx
+          mov edx, [APIC + 0x200 + 0x20]   ; IRR bits 64–95: vector 0x40 pending
+          sti
+          mov ecx, 1
+          mov ecx, 2
+          hlt
+        tick:
+          mov ebx, ecx
+          mov esi, [APIC + 0x100 + 0x20]   ; ISR: in service
+          mov edi, [APIC + 0xA0]           ; PPR: 0x40
+          mov dword [APIC + 0xB0], 0
+          mov ebp, [APIC + 0x100 + 0x20]   ; after EOI: not in service
+          iretd
+        """)
+    #expect(m.state[.edx] == 1)
+    #expect(m.state[.ebx] == 1)
+    #expect(m.state[.esi] == 1)
+    #expect(m.state[.edi] == 0x40)
+    #expect(m.state[.ebp] == 0)
+    #expect(m.state[.ecx] == 2)
+  }
+
+  @Test func haltWithInterruptsOffEndsTheRun() throws {
+    let (m, out) = try run("cli\nhlt\n")
+    #expect(out.reason == .halted)
+    #expect(m.state.eflags & Flag.if.mask == 0)
+  }
+
+  @Test func stiThenHaltIsWokenByAPendingInterrupt() throws {
+    // The idle idiom: an interrupt pending while IF = 0 is held by STI's shadow over the HLT,
+    // then wakes it; the frame returns after the HLT.
+    let (m, out) = try run(
+      Self.apic + """
+          gate 0x50, tick, 0x8E
+          mov dword [APIC + 0xF0], 0x1FF
+          mov dword [APIC + 0x3E0], 0xB
+          mov dword [APIC + 0x320], 0x50
+          mov dword [APIC + 0x380], 5
+          nop
+          nop
+          nop
+          nop
+          nop
+          nop
+          sti
+          hlt
+          mov ecx, 7
+          cli
+          hlt
+        tick:
+          mov ebx, [esp]                   ; the return address: after the first HLT
+          mov dword [APIC + 0xB0], 0
+          iretd
+        """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ecx] == 7)
+    #expect(m.memory.read(PhysicalAddress(m.state[.ebx]), .byte) == 0xB9)  // MOV ECX, imm32
+  }
+}

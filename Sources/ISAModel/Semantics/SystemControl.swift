@@ -251,6 +251,8 @@ extension Semantics {
   {
     let d = c.domain
     try c.raise(generalProtection, when: d.truth(c.cpl > c.iopl))
+    // STI that sets IF holds interrupts off for one more instruction.
+    if value { try c.when(d.not(c.flag(.if))) { (c: inout C) throws(Interrupt) in c.inhibitInterrupts() } }
     c.setFlag(.if, d.truth(value))
   }
 
