@@ -46,9 +46,9 @@ public struct CPUModel: Hashable, Sendable, Codable {
   }
 
   /// The model as built today: debugging extensions (CR4.DE), 4 MiB pages (PSE), the TSC,
-  /// RDMSR/WRMSR, the local APIC, global pages (PGE) and CMOV (no x87, CMPXCHG8B, PAE,
-  /// SYSENTER, MMX or SSE yet; no VMX in leaf 1 ECX).
-  public static let core2 = CPUModel(features: [.de, .pse, .tsc, .msr, .apic, .pge, .cmov])
+  /// RDMSR/WRMSR, the local APIC, SYSENTER/SYSEXIT, global pages (PGE) and CMOV (no x87,
+  /// CMPXCHG8B, PAE, MMX or SSE yet; no VMX in leaf 1 ECX).
+  public static let core2 = CPUModel(features: [.de, .pse, .tsc, .msr, .apic, .sep, .pge, .cmov])
 
   /// The CR4 bits the CPU supports: those of reported features, and PCE (every P6). MOV to CR4
   /// with any other bit set raises #GP(0) (SDM Vol. 3A §2.5, "Reserved bits").

@@ -23,7 +23,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case movControl, movDebug, lgdt, lidt, sgdt, sidt, smsw, lmsw, clts, invd, wbinvd, invlpg
   case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
   case sldt, str, lldt, ltr, lar, lsl, verr, verw, arpl
-  case int, int3, into, iret
+  case int, int3, into, iret, sysenter, sysexit
   // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
   case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
   case invept, invvpid
@@ -104,7 +104,9 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   /// Transfers of control: what ends a straight-line run of instructions.
   public var isControlTransfer: Bool {
     switch self {
-    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .int, .int3, .into, .iret: true
+    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .int, .int3, .into, .iret, .sysenter,
+      .sysexit:
+      true
     default: false
     }
   }
@@ -168,7 +170,7 @@ extension Mnemonic {
     case .vmwrite, .invept, .invvpid: [.read, .read]
     case .pusha, .popa, .lahf, .sahf, .cbw, .cwd, .leave, .clc, .stc, .cmc, .cld, .std, .hlt, .ud2, .cpuid,
       .clts, .invd, .wbinvd, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
-      .vmresume, .vmxoff, .int3, .into, .iret:
+      .vmresume, .vmxoff, .int3, .into, .iret, .sysenter, .sysexit:
       []
     }
   }
@@ -179,7 +181,7 @@ extension Mnemonic {
   public var requiresCPL0: Bool {
     switch self {
     case .hlt, .movControl, .movDebug, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr,
-      .lldt, .ltr:
+      .lldt, .ltr, .sysexit:
       true
     default: false
     }
@@ -195,6 +197,7 @@ extension Mnemonic {
       .rdpmc, .cli, .sti:
       [.gp]
     case .lldt, .ltr: [.gp, .np]
+    case .sysenter, .sysexit: [.gp]
     case .int, .int3, .into, .iret: [.gp, .np, .ss, .ts]
     case .movControl, .movDebug: [.gp, .ud]
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

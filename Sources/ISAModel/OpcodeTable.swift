@@ -443,6 +443,8 @@ public enum OpcodeTable {
     add("CC", .int3, [])
     add("CE", .into, [])
     add("CF", .iret, [])
+    add("0F 34", .sysenter, [])
+    add("0F 35", .sysexit, [])
     return f
   }
 
@@ -463,7 +465,7 @@ public enum OpcodeTable {
   static let oneByteMemoryGaps: [UInt8: String] = [0x62: "BOUND", 0xC4: "LES", 0xC5: "LDS"]
 
   static let twoByteGaps: [UInt8: String] = [
-    0x34: "SYSENTER", 0x35: "SYSEXIT", 0xAA: "RSM",
+    0xAA: "RSM"
   ]
 
   static let twoByteMemoryGaps: [UInt8: String] = [0xB2: "LSS", 0xB4: "LFS", 0xB5: "LGS"]

@@ -56,6 +56,7 @@ import Testing
     s[.eax] = CR4.de
     s[.edx] = CR4.pge
     s[.ebx] = CR4.pae
+    s.msrs[0x174] = 0x08  // SYSENTER's code segment
     m.state = s
     m.load(probe, at: PhysicalAddress(0x1000))
     let executes = m.step() == .retired

@@ -281,6 +281,61 @@ import Testing
   }
 }
 
+/// SYSENTER and SYSEXIT (SDM Vol. 2B): flat segments derived from IA32_SYSENTER_CS.
+@Suite struct FastSystemCallTests {
+  @Test func sysexitToRing3AndSysenterBack() throws {
+    let source =
+      InterruptTests.kernel + """
+          gate 13, general_protection, 0x8E
+          xor edx, edx
+          mov ecx, 0x174
+          mov eax, 0x08
+          wrmsr
+          mov ecx, 0x175
+          mov eax, 0x7000
+          wrmsr
+          mov ecx, 0x176
+          mov eax, entry
+          wrmsr
+          mov ecx, 0x60000
+          mov edx, ring3
+          sysexit
+        ring3:
+          mov edi, cs
+          mov ebp, esp
+          sysexit                          ; at CPL 3: #GP(0), which the handler skips
+          sysenter
+        entry:
+          mov esi, cs
+          mov ebx, ss
+          hlt
+        general_protection:
+          mov eax, [esp]
+          mov [0x5000], eax                ; the error code
+          add dword [esp + 4], 2
+          add esp, 4
+          iretd
+        """
+    let m = try Loader.machine(flat: try Nasm.assemble(source: source))
+    let out = m.run(budget: 10_000)
+    #expect(out.reason == .halted)
+    let s = m.state
+    #expect(s[.edi] == 0x1B)
+    #expect(s[.ebp] == 0x60000)
+    #expect(s[.esi] == 0x08)
+    #expect(s[.ebx] == 0x10)
+    #expect(s[.esp] == 0x7000)
+    #expect(s.cpl == 0)
+    #expect(m.memory.read(PhysicalAddress(0x5000), .dword) == 0)
+  }
+
+  @Test func aNullSysenterCSIsGP() throws {
+    let m = try Loader.machine(flat: try Nasm.assemble(source: "bits 32\norg 0x1000\nsysenter\n"))
+    m.exceptionRouting = .stop
+    #expect(m.run(budget: 10).reason == .fault(Fault(.gp, errorCode: 0)))
+  }
+}
+
 /// The local APIC and its timer on the virtual clock (SDM Vol. 3A Chapter 10; DESIGN.md
 /// decision 10), with paging off: the APIC is at physical 0xFEE00000.
 @Suite struct APICTests {

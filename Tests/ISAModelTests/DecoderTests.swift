@@ -57,7 +57,8 @@ import Testing
     #expect(mnemonic([0x0F, 0x38, 0x00, 0xC1]) == "#UD")  // PSHUFB: no SSSE3
     #expect(mnemonic([0xD9, 0xE8]) == "gap: x87 escape D9")  // FLD1
     #expect(mnemonic([0x0F, 0x31]) == "rdtsc")
-    #expect(mnemonic([0x0F, 0x34]) == "gap: SYSENTER")
+    #expect(mnemonic([0x0F, 0x34]) == "sysenter")
+    #expect(mnemonic([0x0F, 0x37]) == "#UD")  // GETSEC: no SMX
     #expect(mnemonic([0x0F, 0xA2]) == "cpuid")
     #expect(mnemonic([0x0F, 0x05]) == "#UD")  // SYSCALL: 64-bit only on Intel
     #expect(mnemonic([0x0F, 0x0B]) == "ud2")

@@ -112,6 +112,7 @@ extension Semantics {
     case .arpl: try adjustRPL(&c, i)
     case .int, .int3, .into: try softwareInterrupt(&c, i)
     case .iret: try interruptReturn(&c, i)
+    case .sysenter, .sysexit: try fastSystemCall(&c, i)
     case .pushf: try pushFlags(&c, i)
     case .popf: try popFlags(&c, i)
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

@@ -238,3 +238,37 @@ extension ExecutionContext {
     return top
   }
 }
+
+extension Semantics {
+  // 0F 34: SYSENTER, 0F 35: SYSEXIT (SDM Vol. 2B) — flat CS and SS from IA32_SYSENTER_CS: CS
+  // at ring 0 and SS = CS + 8 (SYSENTER), CS + 16 and SS + 24 at ring 3 (SYSEXIT); ESP and EIP
+  // from IA32_SYSENTER_ESP/EIP, or from ECX and EDX. #GP(0) when IA32_SYSENTER_CS[15:2] is 0
+  // (and for SYSEXIT above CPL 0: `requiresCPL0`). SYSENTER clears VM, IF and RF.
+  @inlinable
+  static func fastSystemCall<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let d = c.domain
+    guard let csMSR = ModelSpecificRegister.at(0x174), let espMSR = ModelSpecificRegister.at(0x175),
+      let eipMSR = ModelSpecificRegister.at(0x176)
+    else { return }
+    let base = d.and(c.msr(csMSR).low, d.constant(0xFFFC))
+    try c.raise(generalProtection, when: d.isZero(d.and(base, d.constant(0xFFF8))))
+    // Flat 4 GiB segments: code execute/read accessed (B), data read/write accessed (3); G, D/B.
+    func flat(_ selector: C.Value, code: Bool, ring: UInt32) -> SegmentCache<C.Value> {
+      SegmentCache(
+        selector: selector, base: d.constant(0), limit: d.constant(0xFFFF_FFFF),
+        attributes: d.constant(0xC090 | ring << 5 | (code ? 0xB : 0x3)))
+    }
+    if i.mnemonic == .sysenter {
+      try c.setSegment(.cs, flat(base, code: true, ring: 0))
+      try c.setSegment(.ss, flat(d.add(base, d.constant(8)), code: false, ring: 0))
+      c.setGPR(.esp, c.msr(espMSR).low)
+      c.eip = c.msr(eipMSR).low
+      for f in [Flag.vm, .if, .rf] { c.setFlag(f, d.truth(false)) }
+    } else {
+      try c.setSegment(.cs, flat(d.or(d.add(base, d.constant(16)), d.constant(3)), code: true, ring: 3))
+      try c.setSegment(.ss, flat(d.or(d.add(base, d.constant(24)), d.constant(3)), code: false, ring: 3))
+      c.setGPR(.esp, c.gpr(.ecx))
+      c.eip = c.gpr(.edx)
+    }
+  }
+}
