@@ -9,7 +9,7 @@ public enum Disassembler {
     let hasMemory = [i.op0, i.op1, i.op2].contains { $0.isMemory }
     let a16 = i.addressSize == .a16 && (hasMemory || i.mnemonic.isString) ? "a16 " : ""
     switch i.mnemonic {
-    case .movs, .stos, .lods, .cmps, .scas:
+    case .movs, .stos, .lods, .cmps, .scas, .ins, .outs:
       let size =
         spec.operands.contains(.y(.b)) || spec.operands.contains(.x(.b)) ? OperandSize.byte : i.operandSize
       name += size == .byte ? "b" : size == .word ? "w" : "d"

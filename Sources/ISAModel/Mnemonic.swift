@@ -14,7 +14,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   // Control
   case jmp, jcc, call, ret, loop, loope, loopne, jecxz
   // Strings
-  case movs, stos, lods, cmps, scas
+  case movs, stos, lods, cmps, scas, ins, outs
   // Flags
   case clc, stc, cmc, cld, std
   // System instructions (IN and OUT are `input` and `output`: `in` is a Swift keyword; MOV
@@ -46,7 +46,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .adc, .sbb, .rcl, .rcr, .cmc: Flag.cf.mask
     case .jcc, .setcc, .cmovcc: FlagMask.status
     case .loope, .loopne: Flag.zf.mask
-    case .movs, .stos, .lods, .cmps, .scas: Flag.df.mask
+    case .movs, .stos, .lods, .cmps, .scas, .ins, .outs: Flag.df.mask
     case .lahf: FlagMask.status & ~Flag.of.mask
     case .pushf, .int, .int3: FlagMask.status | Flag.df.mask
     case .into: Flag.of.mask | FlagMask.status | Flag.df.mask
@@ -114,7 +114,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   /// String instructions take REP prefixes and iterate one element per step.
   public var isString: Bool {
     switch self {
-    case .movs, .stos, .lods, .cmps, .scas: true
+    case .movs, .stos, .lods, .cmps, .scas, .ins, .outs: true
     default: false
     }
   }
@@ -155,7 +155,8 @@ extension Mnemonic {
     case .ret: [.read]
     case .movs, .stos, .lods: [.write, .read]
     case .cmps, .scas: [.read, .read]
-    case .input: [.write, .read]
+    case .input, .ins: [.write, .read]
+    case .outs: [.read, .read]
     case .output: [.read, .read]
     case .movControl, .movDebug: [.write, .read]
     case .lgdt, .lidt: [.read]
@@ -193,7 +194,8 @@ extension Mnemonic {
     switch self {
     case .div, .idiv: [.de]
     case .ud2: [.ud]
-    case .hlt, .input, .output, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc,
+    case .hlt, .input, .output, .ins, .outs, .lgdt, .lidt, .lmsw, .clts, .invd, .wbinvd, .invlpg, .rdmsr,
+      .wrmsr, .rdtsc,
       .rdpmc, .cli, .sti:
       [.gp]
     case .lldt, .ltr: [.gp, .np]

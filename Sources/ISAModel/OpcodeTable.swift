@@ -374,6 +374,10 @@ public enum OpcodeTable {
     add("E7 ib", .output, [.i(.b), .fixed(.eax, .v)])
     add("EE", .output, [.fixed(.edx, .w), .fixed(.eax, .b)])
     add("EF", .output, [.fixed(.edx, .w), .fixed(.eax, .v)])
+    add("6C", .ins, [.y(.b), .fixed(.edx, .w)])
+    add("6D", .ins, [.y(.v), .fixed(.edx, .w)])
+    add("6E", .outs, [.fixed(.edx, .w), .x(.b)])
+    add("6F", .outs, [.fixed(.edx, .w), .x(.v)])
     add("F4", .hlt, [])
     add("0F A2", .cpuid, [])
     add("0F 0B", .ud2, [])
@@ -452,7 +456,6 @@ public enum OpcodeTable {
   /// model gap naming it (never #UD, never a NOP).
   static let oneByteGaps: [UInt8: String] = [
     0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
-    0x6C: "INSB", 0x6D: "INSD", 0x6E: "OUTSB", 0x6F: "OUTSD",
     0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
     0xCA: "RETF imm16", 0xCB: "RETF", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",

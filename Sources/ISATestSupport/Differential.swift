@@ -85,7 +85,7 @@ public final class DifferentialRunner {
     .hlt, .input, .output, .cpuid, .movControl, .movDebug, .lgdt, .lidt, .sgdt, .sidt, .smsw, .lmsw, .clts,
     .invd, .wbinvd, .invlpg, .rdmsr, .wrmsr, .rdtsc, .rdpmc, .cli, .sti, .pushf, .popf, .vmcall, .vmlaunch,
     .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite, .invept, .invvpid,
-    .sldt, .str, .lldt, .ltr, .int, .int3, .into, .iret, .sysenter, .sysexit,
+    .sldt, .str, .lldt, .ltr, .int, .int3, .into, .iret, .sysenter, .sysexit, .ins, .outs,
   ]
 
   /// One case. Returns a description of every difference (empty when they agree).

@@ -69,17 +69,60 @@ import Testing
     #expect(m.events.portsUnclaimed == 3)
   }
 
-  /// Above IOPL the TSS I/O bitmap decides, which the model lacks: a model gap, not a guess.
-  @Test func ioAboveIOPLIsAModelGap() {
+  /// Above IOPL the TSS I/O permission bitmap decides (SDM Vol. 1 §19.5.2): a set bit, or a
+  /// bitmap past TR's limit, is #GP(0); a clear bit allows the access.
+  @Test func ioAboveIOPLConsultsTheTSSBitmap() {
     let m = Machine(memorySize: 1 << 20)
+    m.exceptionRouting = .stop
     var s = CPUState()
     s.eip = 0x1000
     s[.cs] = SegmentState(selector: 0x1B, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC0FA)  // CPL 3, IOPL 0
-    m.state = s
+    s[.edx] = 0x3F8 + 5  // COM1's LSR
+    // The TSS at 0x20000: the bitmap at offset 0x68, 0x3FD / 8 = 0x7F bytes in.
+    s.tr = SegmentState(selector: 0x28, base: 0x2_0000, limit: 0x68 + 0x80, attributes: 0x8B)
+    m.load([0x68, 0x00], at: PhysicalAddress(0x2_0066))
     m.load([0xEC], at: PhysicalAddress(0x1000))  // in al, dx
-    #expect(m.step() == .modelGap("I/O permission bitmap (TSS) for IN/OUT at CPL > IOPL"))
-    s.eflags |= 0x3000  // IOPL 3: allowed
+    m.state = s
+    #expect(m.step() == .retired)  // bit 0x3FD clear
+    m.load([0x20], at: PhysicalAddress(0x2_0068 + 0x7F))  // bit 5 of byte 0x7F: port 0x3FD
+    m.state = s
+    #expect(m.step() == .fault(Fault(.gp, errorCode: 0)))
+    var short = s
+    short.tr.limit = 0x68 + 0x7E  // the byte is past the limit
+    m.load([0x00], at: PhysicalAddress(0x2_0068 + 0x7F))
+    m.state = short
+    #expect(m.step() == .fault(Fault(.gp, errorCode: 0)))
+    s.eflags |= 0x3000  // IOPL 3: no bitmap needed
+    s.tr.limit = 0
     m.state = s
     #expect(m.step() == .retired)
+  }
+
+  @Test func insAndOutsMoveStringsThroughPorts() throws {
+    // OUTSB × 3 into the scratch register, then INSB × 1 from it (ES:EDI ← port DX).
+    let binary = try Nasm.assemble(
+      source: """
+          bits 32
+          org 0x1000
+          cld
+          mov esi, text
+          mov dx, 0x3F8 + 7
+          mov ecx, 3
+          rep outsb
+          mov edi, 0x3000
+          insb
+          mov dx, 0x3F8
+          mov esi, text
+          mov ecx, 3
+          rep outsb                ; to the transmitter: "abc" on COM1
+          hlt
+        text: db "abc"
+        """)
+    let m = try Loader.machine(flat: binary)
+    let out = m.run(budget: 1000)
+    #expect(out.reason == .halted)
+    #expect(m.memory.read(PhysicalAddress(0x3000), .byte) == UInt32(UInt8(ascii: "c")))
+    #expect(String(decoding: m.serial.output, as: UTF8.self) == "abc")
+    #expect(m.state[.ecx] == 0)
   }
 }

@@ -69,7 +69,7 @@ extension Semantics {
     case .ret: try ret(&c, i)
     case .loop, .loope, .loopne: try loop(&c, i)
     case .jecxz: try jecxz(&c, i)
-    case .movs, .stos, .lods, .cmps, .scas: try string(&c, i)
+    case .movs, .stos, .lods, .cmps, .scas, .ins, .outs: try string(&c, i)
     // F8 CLC, F9 STC, F5 CMC, FC CLD, FD STD.
     case .clc: c.setFlag(.cf, d.truth(false))
     case .stc: c.setFlag(.cf, d.truth(true))

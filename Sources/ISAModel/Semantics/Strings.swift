@@ -29,7 +29,8 @@ extension Semantics {
   @inlinable @inline(__always)
   static func element<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
-    let size = i.op0.size
+    // The element size: the memory operand's (OUTS has the port first).
+    let size = i.mnemonic == .outs ? i.op1.size : i.op0.size
     let index = i.addressSize.registerSize
     let delta = d.select(c.flag(.df), d.constant(0 &- size.bytes), d.constant(size.bytes))
     func advance(_ c: inout C, _ r: GPR) {
@@ -45,6 +46,18 @@ extension Semantics {
       advance(&c, .edi)
     case .lods:
       try c.write(i.op0, try c.read(i.op1))
+      advance(&c, .esi)
+    // INS: ES:(E)DI ← port DX; OUTS: port DX ← DS:(E)SI — each checked against IOPL and the
+    // TSS bitmap like IN and OUT.
+    case .ins:
+      let port = d.and(c.gpr(.edx), d.constant(0xFFFF))
+      try checkIOPermission(&c, port, size)
+      try c.write(i.op0, try c.readPort(port, size))
+      advance(&c, .edi)
+    case .outs:
+      let port = d.and(c.gpr(.edx), d.constant(0xFFFF))
+      try checkIOPermission(&c, port, size)
+      try c.writePort(port, size, try c.read(i.op1))
       advance(&c, .esi)
     case .cmps, .scas:
       let a = try c.read(i.op0)

@@ -1,19 +1,40 @@
 /// IN, OUT and CPUID (SDM Vol. 2A "IN", "CPUID", Vol. 2B "OUT"; Vol. 1 §19.5 "Protected-mode I/O").
 extension Semantics {
   // E4/E5 ib, EC/ED: IN; E6/E7 ib, EE/EF: OUT. The port is imm8 (zero-extended) or DX.
-  // At CPL ≤ IOPL the access is allowed; above it the TSS I/O permission bitmap decides,
-  // which this model does not have yet: a model gap, never a silent pass.
   @inlinable @inline(__always)
   static func inputOutput<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
-    if c.cpl > c.iopl { throw .modelGap("I/O permission bitmap (TSS) for IN/OUT at CPL > IOPL") }
     if i.mnemonic == .input {
       let port = d.and(try c.read(i.op1), d.constant(0xFFFF))
+      try checkIOPermission(&c, port, i.op0.size)
       try c.write(i.op0, try c.readPort(port, i.op0.size))
     } else {
       let port = d.and(try c.read(i.op0), d.constant(0xFFFF))
+      try checkIOPermission(&c, port, i.op1.size)
       try c.writePort(port, i.op1.size, try c.read(i.op1))
     }
+  }
+
+  /// At CPL ≤ IOPL every port is allowed; above it the TSS's I/O permission bitmap decides
+  /// (SDM Vol. 1 §19.5.2): its offset is the word at TSS + 66H; every bit for the bytes
+  /// accessed must be 0 and lie within TR's limit, else #GP(0). A 16-bit TSS has no bitmap.
+  @inlinable
+  static func checkIOPermission<C: ExecutionContext>(_ c: inout C, _ port: C.Value, _ size: OperandSize)
+    throws(Interrupt)
+  {
+    guard c.cpl > c.iopl else { return }
+    let d = c.domain
+    let tr = c.systemSegment(.tr)
+    // Type 9 or B (available or busy 32-bit TSS), S = 0: bits 0, 2, 3 and 4 of the attributes.
+    let tss32 = d.equal(d.and(tr.attributes, d.constant(0x1D)), d.constant(0x09))
+    try c.raise(generalProtection, when: d.or(d.not(tss32), d.unsignedLess(tr.limit, d.constant(0x67))))
+    let mapBase = try c.readSystem(d.add(tr.base, d.constant(0x66)), .word)
+    let byte = d.add(mapBase, d.shiftRight(port, d.constant(3)))
+    // Two bytes are read, so that an access crossing a byte of the map is covered.
+    try c.raise(generalProtection, when: d.unsignedLess(tr.limit, d.add(byte, d.constant(1))))
+    let bits = try c.readSystem(d.add(tr.base, byte), .word)
+    let mask = d.shiftLeft(d.constant((1 << size.bytes) - 1), d.and(port, d.constant(7)))
+    try c.raise(generalProtection, when: d.notEqual(d.and(bits, mask), d.constant(0)))
   }
 }
 
