@@ -28,6 +28,13 @@ public enum Disassembler {
     case .pushf: return i.operandSize == .word ? "pushfw" : "pushfd"
     case .popf: return i.operandSize == .word ? "popfw" : "popfd"
     case .iret: return i.operandSize == .word ? "iretw" : "iretd"
+    case .jmpFar, .callFar:
+      if case .immediate(let offset) = i.op0, case .immediate(let selector) = i.op1 {
+        return "\(name) \(i.operandSize == .word ? "word" : "dword") 0x\(String(selector, radix: 16)):0x"
+          + String(offset, radix: 16)
+      }
+      let memory = operandText(i.op0, i, width: i.operandSize)
+      return "\(name) far \(i.operandSize == .word ? "word " : "")" + memory
     default: break
     }
     // Where no operand shows a 16-bit operand size, say it.
@@ -38,7 +45,7 @@ public enum Disassembler {
     }
     let o16 =
       i.operandSize == .word && !sizeShown
-        && [.ret, .enter, .leave, .lgdt, .lidt, .sgdt, .sidt].contains(i.mnemonic) ? "o16 " : ""
+        && [.ret, .retf, .enter, .leave, .lgdt, .lidt, .sgdt, .sidt].contains(i.mnemonic) ? "o16 " : ""
     if i.mnemonic == .push, case .immediate(let v) = i.op0 {
       return "push \(i.operandSize == .word ? "word" : "dword") 0x"
         + String(v & i.operandSize.mask, radix: 16)
@@ -49,7 +56,8 @@ public enum Disassembler {
   }
 
   static let sizeless: Set<Mnemonic> = [
-    .sgdt, .sidt, .lgdt, .lidt, .invlpg, .vmxon, .vmclear, .vmptrld, .vmptrst, .invept, .invvpid,
+    .sgdt, .sidt, .lgdt, .lidt, .invlpg, .jmpFar, .callFar, .vmxon, .vmclear, .vmptrld, .vmptrst, .invept,
+    .invvpid,
   ]
 
   static func isImmediate(_ o: Operand) -> Bool {
@@ -63,7 +71,7 @@ public enum Disassembler {
     case .immediate(let v):
       // Shown at the destination's width (sign-extended imm8 forms hold 32-bit patterns);
       // ENTER's and RET's immediates have their own sizes.
-      let shown = i.mnemonic == .enter || i.mnemonic == .ret ? v : v & width.mask
+      let shown = i.mnemonic == .enter || i.mnemonic == .ret || i.mnemonic == .retf ? v : v & width.mask
       return "0x" + String(shown, radix: 16)
     case .control(let n): return "cr\(n)"
     case .debug(let n): return "dr\(n)"

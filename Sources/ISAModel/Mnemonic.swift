@@ -24,6 +24,8 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   case rdmsr, wrmsr, rdtsc, rdpmc, cli, sti, pushf, popf
   case sldt, str, lldt, ltr, lar, lsl, verr, verw, arpl
   case int, int3, into, iret, sysenter, sysexit
+  // Far transfers (JMP and CALL ptr16:32 and m16:32, RET far)
+  case jmpFar, callFar, retf
   // VMX instructions (SDM Vol. 3C Chapter 31; INVEPT and INVVPID are 66 0F 38 80/81)
   case vmcall, vmlaunch, vmresume, vmxoff, vmxon, vmclear, vmptrld, vmptrst, vmread, vmwrite
   case invept, invvpid
@@ -36,6 +38,8 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
     case .input: "in"
     case .output: "out"
     case .movControl, .movDebug: "mov"
+    case .jmpFar: "jmp"
+    case .callFar: "call"
     default: String(describing: self)
     }
   }
@@ -105,7 +109,7 @@ public enum Mnemonic: UInt8, CaseIterable, Hashable, Sendable, Codable {
   public var isControlTransfer: Bool {
     switch self {
     case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz, .int, .int3, .into, .iret, .sysenter,
-      .sysexit:
+      .sysexit, .jmpFar, .callFar, .retf:
       true
     default: false
     }
@@ -152,7 +156,8 @@ extension Mnemonic {
     case .enter: [.read, .read]
     case .nop: [.address]
     case .jmp, .jcc, .call, .loop, .loope, .loopne, .jecxz, .int: [.read]
-    case .ret: [.read]
+    case .ret, .retf: [.read]
+    case .jmpFar, .callFar: [.read, .read]
     case .movs, .stos, .lods: [.write, .read]
     case .cmps, .scas: [.read, .read]
     case .input, .ins: [.write, .read]
@@ -200,6 +205,7 @@ extension Mnemonic {
       [.gp]
     case .lldt, .ltr: [.gp, .np]
     case .sysenter, .sysexit: [.gp]
+    case .jmpFar, .callFar, .retf: [.gp, .np, .ss]
     case .int, .int3, .into, .iret: [.gp, .np, .ss, .ts]
     case .movControl, .movDebug: [.gp, .ud]
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

@@ -447,6 +447,12 @@ public enum OpcodeTable {
     add("CC", .int3, [])
     add("CE", .into, [])
     add("CF", .iret, [])
+    add("EA cp", .jmpFar, [.i(.v), .i(.w)])
+    add("FF /5", .jmpFar, [.m(.v)])
+    add("9A cp", .callFar, [.i(.v), .i(.w)])
+    add("FF /3", .callFar, [.m(.v)])
+    add("CB", .retf, [])
+    add("CA iw", .retf, [.i(.w)])
     add("0F 34", .sysenter, [])
     add("0F 35", .sysexit, [])
     return f
@@ -456,11 +462,11 @@ public enum OpcodeTable {
   /// model gap naming it (never #UD, never a NOP).
   static let oneByteGaps: [UInt8: String] = [
     0x27: "DAA", 0x2F: "DAS", 0x37: "AAA", 0x3F: "AAS",
-    0x9A: "CALL far ptr16:32", 0x9B: "FWAIT",
-    0xCA: "RETF imm16", 0xCB: "RETF", 0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
+    0x9B: "FWAIT",
+    0xD4: "AAM", 0xD5: "AAD", 0xD6: "SALC (undocumented)", 0xD7: "XLAT",
     0xD8: "x87 escape D8", 0xD9: "x87 escape D9", 0xDA: "x87 escape DA", 0xDB: "x87 escape DB",
     0xDC: "x87 escape DC", 0xDD: "x87 escape DD", 0xDE: "x87 escape DE", 0xDF: "x87 escape DF",
-    0xEA: "JMP far ptr16:32", 0xF1: "INT1",
+    0xF1: "INT1",
   ]
 
   /// Valid only with a memory operand; the register form is #UD (SDM: "#UD if source operand
@@ -541,12 +547,7 @@ public enum OpcodeTable {
         memory: Array(repeating: .form(UInt16(nop)), count: 8),
         register: Array(repeating: .form(UInt16(nop)), count: 8))
     }
-    // FF /3 and FF /5 are far CALL and JMP through memory; 8F /1–7 and C6/C7 /1–7 stay #UD.
-    if case .group(var m, let r) = one[0xFF] {
-      m[3] = .gap("CALL far m16:32")
-      m[5] = .gap("JMP far m16:32")
-      one[0xFF] = .group(memory: m, register: r)
-    }
+    // 8F /1–7 and C6/C7 /1–7 stay #UD.
     return (one, two, three38)
   }
 }

@@ -285,7 +285,7 @@ public final class DifferentialRunner {
       inst.operandSize = .dword
       inst.op0 = Self.resized(inst.op0, .dword)
     }
-    if inst.mnemonic == .ret, case .immediate(let v) = inst.op0, v >= 0x8000 {
+    if inst.mnemonic == .ret || inst.mnemonic == .retf, case .immediate(let v) = inst.op0, v >= 0x8000 {
       inst.op0 = .immediate(v & 0x7FFF)
     }
     if inst.mnemonic == .vmread || inst.mnemonic == .vmwrite {
@@ -339,6 +339,15 @@ public final class DifferentialRunner {
     }
     if [.verr, .verw].contains(inst.mnemonic), case .register(let r, _) = inst.op0 {
       regs[Int(r.rawValue)] = (regs[Int(r.rawValue)] & 0xFFFF_0000) | UInt32(rng.next() % 0x58)
+    }
+    // Far transfers: a selector of the GDT (the ptr16:32's, or the one RETF pops).
+    if inst.mnemonic == .jmpFar || inst.mnemonic == .callFar, case .immediate = inst.op1 {
+      inst.op1 = .immediate(UInt32(rng.next() % 0x58))
+    }
+    if inst.mnemonic == .retf {
+      let offset = Int(regs[Int(GPR.esp.rawValue)] &- Self.data32) + Int(inst.operandSize.bytes)
+      data32[offset] = UInt8(rng.next() % 0x58)
+      data32[offset + 1] = 0
     }
     if case .segment = inst.op0 {
       let selector = UInt32(rng.next() % 0x58)

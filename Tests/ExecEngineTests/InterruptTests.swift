@@ -336,6 +336,114 @@ import Testing
   }
 }
 
+/// Far JMP, CALL and RETF (SDM Vol. 2A CALL, JMP; Vol. 2B RET; Vol. 3A §5.8).
+@Suite struct FarTransferTests {
+  func run(_ body: String, stop: Bool = false) throws -> (Machine, RunOutcome) {
+    let m = try Loader.machine(flat: try Nasm.assemble(source: InterruptTests.kernel + body))
+    if stop { m.exceptionRouting = .stop }
+    return (m, m.run(budget: 10_000))
+  }
+
+  /// A call gate in GDT slot 0x30 (selector 0x30 | RPL) to SEL:OFFSET, with DPL `dpl`.
+  static func gate(_ selector: String, _ offset: String, dpl: Int) -> String {
+    """
+      mov eax, \(offset)
+      mov word [gdt + 0x30], ax
+      mov word [gdt + 0x32], \(selector)
+      mov byte [gdt + 0x34], 0
+      mov byte [gdt + 0x35], 0x8C | \(dpl) << 5
+      shr eax, 16
+      mov word [gdt + 0x36], ax
+
+    """
+  }
+
+  @Test func sameLevelFarJumpCallAndReturn() throws {
+    let (m, out) = try run(
+      """
+        jmp dword 0x08:there
+        hlt
+      there:
+        mov esp, 0x50000
+        call dword 0x08:far_function
+        mov ebx, eax
+        hlt
+      far_function:
+        mov eax, [esp + 4]                ; the CS pushed
+        mov ecx, [esp]                    ; the EIP pushed
+        retf
+      """)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ebx] == 0x08)
+    #expect(m.state[.esp] == 0x50000)
+    #expect(m.state[.ecx] > 0x1000)
+  }
+
+  @Test func retfToRing3AndACallGateAtRing3() throws {
+    // RETF to an outer level pops ESP and SS and nulls DS; a DPL-3 call gate to ring-3 code is
+    // a call at the same level; a call gate to ring 0 is a model gap (inner-level calls).
+    let (m, out) = try run(
+      Self.gate("0x1B", "ring3_function", dpl: 3) + """
+          mov ax, 0x10
+          mov ds, ax
+          push dword 0x23
+          push dword 0x60000
+          push dword 0x1B
+          push dword ring3
+          retf
+        ring3:
+          mov ebx, ds
+          call dword 0x33:0
+          mov esi, eax
+          ud2
+        ring3_function:
+          mov eax, cs
+          retf
+        """)
+    #expect(m.state[.ebx] == 0)  // DS nulled
+    #expect(m.state[.esi] == 0x1B)  // through the gate, still at ring 3
+    // The UD2 at the end has no handler in this kernel: the run ends in a shutdown, at ring 3
+    // with the stack balanced.
+    if case .shutdown = out.reason {} else { Issue.record("expected a shutdown, got \(out.reason)") }
+    #expect(m.state[.esp] == 0x60000)
+    #expect(m.state.cpl == 3)
+    let (_, inner) = try run(
+      Self.gate("0x08", "kernel_function", dpl: 3) + """
+          push dword 0x23
+          push dword 0x60000
+          push dword 0x1B
+          push dword ring3
+          retf
+        ring3:
+          call dword 0x33:0
+        kernel_function:
+          hlt
+        """)
+    #expect(inner.reason == .modelGap("far CALL through a call gate to an inner privilege level"))
+  }
+
+  @Test func privilegeChecks() throws {
+    // A far JMP from ring 3 to DPL-0 code: #GP(0x08); through a gate of DPL 0: #GP(gate).
+    let enter = """
+        push dword 0x23
+        push dword 0x60000
+        push dword 0x1B
+        push dword ring3
+        retf
+      ring3:
+
+      """
+    #expect(try run(enter + "jmp dword 0x08:0\n", stop: true).1.reason == .fault(Fault(.gp, errorCode: 0x08)))
+    #expect(
+      try run(Self.gate("0x1B", "0", dpl: 0) + enter + "call dword 0x33:0\n", stop: true).1.reason
+        == .fault(Fault(.gp, errorCode: 0x30)))
+    // A far JMP to a TSS is a task switch: a model gap.
+    #expect(
+      try run("jmp dword 0x28:0\n", stop: true).1.reason
+        == .modelGap("task switch (far JMP or CALL to a TSS or a task gate)"))
+  }
+}
+
 /// The local APIC and its timer on the virtual clock (SDM Vol. 3A Chapter 10; DESIGN.md
 /// decision 10), with paging off: the APIC is at physical 0xFEE00000.
 @Suite struct APICTests {

@@ -113,6 +113,8 @@ extension Semantics {
     case .int, .int3, .into: try softwareInterrupt(&c, i)
     case .iret: try interruptReturn(&c, i)
     case .sysenter, .sysexit: try fastSystemCall(&c, i)
+    case .jmpFar, .callFar: try farTransfer(&c, i)
+    case .retf: try farReturn(&c, i)
     case .pushf: try pushFlags(&c, i)
     case .popf: try popFlags(&c, i)
     case .vmcall, .vmlaunch, .vmresume, .vmxoff, .vmxon, .vmclear, .vmptrld, .vmptrst, .vmread, .vmwrite,

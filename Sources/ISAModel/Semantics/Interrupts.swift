@@ -160,49 +160,21 @@ extension Semantics {
     let newFlags = try c.read(.ss, at(2), size)
     try c.modelGap(
       "return to virtual-8086 mode", when: d.and(d.bit(newFlags, 17), d.truth(c.cpl == 0 && size == .dword)))
-    // The code segment: not null, inside its table, code, RPL ≥ CPL; non-conforming: DPL = RPL,
-    // conforming: DPL ≤ RPL; present.
-    let cpl = d.constant(UInt32(c.cpl))
     let rpl = d.and(selector, d.constant(3))
-    let code = c.selectorErrorCode(selector)
-    try c.raise(.gp, code: d.constant(0), when: c.isNull(selector))
-    let (address, inside) = c.descriptorAddress(selector)
-    try c.raise(.gp, code: code, when: d.not(inside))
-    let target = try c.readDescriptor(at: address)
-    let conforming = d.bit(target.type(d), 2)
-    let dpl = target.dpl(d)
-    let privilegeBad = d.select(conforming, d.unsignedLess(rpl, dpl), d.notEqual(dpl, rpl))
-    let notCode = d.not(d.and(target.codeOrData(d), d.bit(target.type(d), 3)))
-    try c.raise(.gp, code: code, when: d.or(d.or(notCode, d.unsignedLess(rpl, cpl)), privilegeBad))
-    try c.raise(.np, code: code, when: d.not(target.present(d)))
+    let (target, address) = try c.returnCodeSegment(selector)
     let flagMask = iretWritable(cpl: c.cpl, iopl: c.iopl, size: size)
-    let outer = d.unsignedLess(cpl, rpl)
+    let outer = d.unsignedLess(d.constant(UInt32(c.cpl)), rpl)
     try c.when(outer) { (c: inout C) throws(Interrupt) in
       let newESP = try c.read(.ss, at(3), size)
       let newSS = d.and(try c.read(.ss, at(4), size), d.constant(0xFFFF))
-      let ssCode = c.selectorErrorCode(newSS)
-      try c.raise(.gp, code: d.constant(0), when: c.isNull(newSS))
-      let (ssAddress, ssInside) = c.descriptorAddress(newSS)
-      try c.raise(.gp, code: ssCode, when: d.not(ssInside))
-      let stack = try c.readDescriptor(at: ssAddress)
-      try c.raise(.gp, code: ssCode, when: c.unfitStack(stack, selector: newSS, privilege: rpl))
-      try c.raise(.ss, code: ssCode, when: d.not(stack.present(d)))
+      let (stack, ssAddress) = try c.outerStack(newSS, privilege: rpl)
       try c.markAccessed(target, at: address)
       try c.setSegment(.cs, c.cache(target, selector: selector))
       c.setEflags(newFlags, mask: flagMask)
       try c.markAccessed(stack, at: ssAddress)
       try c.setSegment(.ss, c.cache(stack, selector: newSS))
       c.setGPR(.esp, size == .dword ? newESP : d.or(d.and(c.gpr(.esp), d.constant(0xFFFF_0000)), newESP))
-      // Data segment registers the outer level may not use become null (SDM IRET, "Operation").
-      for s in [SegmentRegister.es, .ds, .fs, .gs] {
-        let a = c.segment(s).attributes
-        let dataOrNonconforming = d.or(d.not(d.bit(a, 3)), d.not(d.bit(a, 2)))
-        let segmentDPL = d.and(d.shiftRight(a, d.constant(5)), d.constant(3))
-        try c.when(d.and(dataOrNonconforming, d.unsignedLess(segmentDPL, rpl))) {
-          (c: inout C) throws(Interrupt) in
-          try c.setSegment(s, .unusable(d.constant(0), d))
-        }
-      }
+      try c.nullInaccessibleDataSegments(privilege: rpl)
     }
     try c.when(d.not(outer)) { (c: inout C) throws(Interrupt) in
       try c.markAccessed(target, at: address)
@@ -270,5 +242,193 @@ extension Semantics {
       c.setGPR(.esp, c.gpr(.ecx))
       c.eip = c.gpr(.edx)
     }
+  }
+}
+
+extension ExecutionContext {
+  /// The code segment a return (IRET, RETF) goes to: not null (#GP(0)), inside its table, code
+  /// with RPL ≥ CPL — non-conforming: DPL = RPL; conforming: DPL ≤ RPL — (#GP(selector)), and
+  /// present (#NP(selector)). SDM Vol. 2A IRET, Vol. 2B RET, "Operation".
+  @inlinable
+  public mutating func returnCodeSegment(_ selector: Value) throws(Interrupt) -> (Descriptor<Domain>, Value) {
+    let d = domain
+    let rpl = d.and(selector, d.constant(3))
+    let code = selectorErrorCode(selector)
+    try raise(.gp, code: d.constant(0), when: isNull(selector))
+    let (address, inside) = descriptorAddress(selector)
+    try raise(.gp, code: code, when: d.not(inside))
+    let target = try readDescriptor(at: address)
+    let conforming = d.bit(target.type(d), 2)
+    let dpl = target.dpl(d)
+    let privilegeBad = d.select(conforming, d.unsignedLess(rpl, dpl), d.notEqual(dpl, rpl))
+    let notCode = d.not(d.and(target.codeOrData(d), d.bit(target.type(d), 3)))
+    try raise(
+      .gp, code: code, when: d.or(d.or(notCode, d.unsignedLess(rpl, d.constant(UInt32(cpl)))), privilegeBad))
+    try raise(.np, code: code, when: d.not(target.present(d)))
+    return (target, address)
+  }
+
+  /// The stack segment a return to an outer level loads: not null (#GP(0)), inside its table and
+  /// fit for `privilege` (#GP(selector)), present (#SS(selector)).
+  @inlinable
+  public mutating func outerStack(_ selector: Value, privilege: Value) throws(Interrupt) -> (
+    Descriptor<Domain>, Value
+  ) {
+    let d = domain
+    let code = selectorErrorCode(selector)
+    try raise(.gp, code: d.constant(0), when: isNull(selector))
+    let (address, inside) = descriptorAddress(selector)
+    try raise(.gp, code: code, when: d.not(inside))
+    let stack = try readDescriptor(at: address)
+    try raise(.gp, code: code, when: unfitStack(stack, selector: selector, privilege: privilege))
+    try raise(.ss, code: code, when: d.not(stack.present(d)))
+    return (stack, address)
+  }
+
+  /// After a return to an outer level: ES, DS, FS, GS holding data or non-conforming code more
+  /// privileged than `privilege` become null (SDM Vol. 2A IRET, Vol. 2B RET).
+  @inlinable
+  public mutating func nullInaccessibleDataSegments(privilege: Value) throws(Interrupt) {
+    let d = domain
+    for s in [SegmentRegister.es, .ds, .fs, .gs] {
+      let a = segment(s).attributes
+      let dataOrNonconforming = d.or(d.not(d.bit(a, 3)), d.not(d.bit(a, 2)))
+      let segmentDPL = d.and(d.shiftRight(a, d.constant(5)), d.constant(3))
+      try when(d.and(dataOrNonconforming, d.unsignedLess(segmentDPL, privilege))) {
+        (c: inout Self) throws(Interrupt) in
+        try c.setSegment(s, .unusable(d.constant(0), d))
+      }
+    }
+  }
+}
+
+/// Far JMP, far CALL and far RET (SDM Vol. 2A CALL, JMP; Vol. 2B RET; Vol. 3A §5.8): to a code
+/// segment at the same privilege (conforming: DPL ≤ CPL; non-conforming: DPL = CPL, RPL ≤ CPL),
+/// or through a 32-bit call gate (gate DPL ≥ CPL and RPL) without a privilege change; a far RET
+/// to the same or an outer level. Calls through a gate to an inner level, task switches and
+/// 16-bit call gates are model gaps.
+extension Semantics {
+  @inlinable
+  static func farTransfer<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let d = c.domain
+    let size = i.operandSize
+    let offset: C.Value
+    let selector: C.Value
+    if case .immediate(let o) = i.op0, case .immediate(let s) = i.op1 {
+      (offset, selector) = (d.constant(o), d.constant(s))
+    } else if case .memory(let m) = i.op0 {
+      let ea = c.effectiveAddress(m)
+      offset = try c.read(m.segment, ea, size)
+      selector = try c.read(m.segment, d.add(ea, d.constant(size.bytes)), .word)
+    } else {
+      return
+    }
+    let cpl = d.constant(UInt32(c.cpl))
+    let call = i.mnemonic == .callFar
+    let code = c.selectorErrorCode(selector)
+    try c.raise(.gp, code: d.constant(0), when: c.isNull(selector))
+    let (address, inside) = c.descriptorAddress(selector)
+    try c.raise(.gp, code: code, when: d.not(inside))
+    let desc = try c.readDescriptor(at: address)
+    let type = desc.type(d)
+    let system = d.not(desc.codeOrData(d))
+    let tss = d.or(d.equal(d.and(type, d.constant(0x5)), d.constant(1)), d.equal(type, d.constant(5)))
+    try c.modelGap("task switch (far JMP or CALL to a TSS or a task gate)", when: d.and(system, tss))
+    try c.modelGap("16-bit call gate", when: d.and(system, d.equal(type, d.constant(4))))
+    let isCode = d.and(desc.codeOrData(d), d.bit(type, 3))
+    let isGate = d.and(system, d.equal(type, d.constant(0xC)))
+    try c.raise(.gp, code: code, when: d.not(d.or(isCode, isGate)))
+    let rpl = d.and(selector, d.constant(3))
+    try c.when(isCode) { (c: inout C) throws(Interrupt) in
+      let conforming = d.bit(type, 2)
+      let dpl = desc.dpl(d)
+      let bad = d.select(
+        conforming, d.unsignedLess(cpl, dpl), d.or(d.unsignedLess(cpl, rpl), d.notEqual(dpl, cpl)))
+      try c.raise(.gp, code: code, when: bad)
+      try c.raise(.np, code: code, when: d.not(desc.present(d)))
+      try enterCodeSegment(
+        &c, desc, at: address, selector: selector, offset: d.masked(offset, size), push: call ? size : nil)
+    }
+    try c.when(isGate) { (c: inout C) throws(Interrupt) in
+      let gateDPL = desc.dpl(d)
+      try c.raise(.gp, code: code, when: d.or(d.unsignedLess(gateDPL, cpl), d.unsignedLess(gateDPL, rpl)))
+      try c.raise(.np, code: code, when: d.not(desc.present(d)))
+      let target = d.shiftRight(desc.low, d.constant(16))
+      let gateOffset = d.or(d.and(desc.low, d.constant(0xFFFF)), d.and(desc.high, d.constant(0xFFFF_0000)))
+      let targetCode = c.selectorErrorCode(target)
+      try c.raise(.gp, code: d.constant(0), when: c.isNull(target))
+      let (targetAddress, targetInside) = c.descriptorAddress(target)
+      try c.raise(.gp, code: targetCode, when: d.not(targetInside))
+      let segment = try c.readDescriptor(at: targetAddress)
+      let dpl = segment.dpl(d)
+      let conforming = d.bit(segment.type(d), 2)
+      let notCode = d.not(d.and(segment.codeOrData(d), d.bit(segment.type(d), 3)))
+      try c.raise(.gp, code: targetCode, when: d.or(notCode, d.unsignedLess(cpl, dpl)))
+      let inner = d.and(d.not(conforming), d.unsignedLess(dpl, cpl))
+      // JMP never changes privilege: a non-conforming target must be at the CPL.
+      if call {
+        try c.modelGap("far CALL through a call gate to an inner privilege level", when: inner)
+      } else {
+        try c.raise(.gp, code: targetCode, when: inner)
+      }
+      try c.raise(.np, code: targetCode, when: d.not(segment.present(d)))
+      // A 32-bit gate: a 32-bit target and 32-bit pushes, whatever the operand size.
+      try enterCodeSegment(
+        &c, segment, at: targetAddress, selector: target, offset: gateOffset, push: call ? .dword : nil)
+    }
+  }
+
+  /// Loads CS from `desc` with the CPL as RPL and jumps to `offset` (#GP(0) past the segment's
+  /// limit); a call first pushes CS and EIP at `push` size.
+  @inlinable
+  static func enterCodeSegment<C: ExecutionContext>(
+    _ c: inout C, _ desc: Descriptor<C.Domain>, at address: C.Value, selector: C.Value, offset: C.Value,
+    push: OperandSize?
+  ) throws(Interrupt) {
+    let d = c.domain
+    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(desc.limit(d), offset))
+    if let size = push {
+      try c.push(d.masked(c.segment(.cs).selector, size), size)
+      try c.push(d.masked(c.eip, size), size)
+    }
+    try c.markAccessed(desc, at: address)
+    try c.setSegment(
+      .cs, c.cache(desc, selector: d.or(d.and(selector, d.constant(0xFFFC)), d.constant(UInt32(c.cpl)))))
+    c.eip = offset
+  }
+
+  // CB: RETF; CA iw: RETF imm16 — pops EIP and CS; to an outer level also ESP and SS (after
+  // releasing imm16 bytes on each stack).
+  @inlinable
+  static func farReturn<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let d = c.domain
+    let size = i.operandSize
+    var release: UInt32 = 0
+    if case .immediate(let v) = i.op0 { release = v }
+    let esp = c.gpr(.esp)
+    let newEIP = try c.read(.ss, esp, size)
+    let selector = d.and(try c.read(.ss, d.add(esp, d.constant(size.bytes)), size), d.constant(0xFFFF))
+    let rpl = d.and(selector, d.constant(3))
+    let (target, address) = try c.returnCodeSegment(selector)
+    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(target.limit(d), d.masked(newEIP, size)))
+    let outer = d.unsignedLess(d.constant(UInt32(c.cpl)), rpl)
+    let above = d.add(esp, d.constant(2 * size.bytes + release))
+    try c.when(outer) { (c: inout C) throws(Interrupt) in
+      let newESP = try c.read(.ss, above, size)
+      let newSS = d.and(try c.read(.ss, d.add(above, d.constant(size.bytes)), size), d.constant(0xFFFF))
+      let (stack, ssAddress) = try c.outerStack(newSS, privilege: rpl)
+      try c.markAccessed(target, at: address)
+      try c.setSegment(.cs, c.cache(target, selector: selector))
+      try c.markAccessed(stack, at: ssAddress)
+      try c.setSegment(.ss, c.cache(stack, selector: newSS))
+      c.setGPR(.esp, d.add(newESP, d.constant(release)))
+      try c.nullInaccessibleDataSegments(privilege: rpl)
+    }
+    try c.when(d.not(outer)) { (c: inout C) throws(Interrupt) in
+      try c.markAccessed(target, at: address)
+      try c.setSegment(.cs, c.cache(target, selector: selector))
+      c.setGPR(.esp, above)
+    }
+    c.eip = d.masked(newEIP, size)
   }
 }
