@@ -419,9 +419,11 @@ struct Core: ExecutionContext {
   }
 
   mutating func writePort(_ port: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
+    let generation = code.generation
     ports.write(UInt16(truncatingIfNeeded: port), size, v)
-    // A device may end the run (debug exit): leave the block so the loop looks.
-    if ports.exitRequest != nil { leaveBlock = true }
+    // A device may end the run (debug exit) or overwrite decoded code by DMA: leave the block
+    // so the loop looks.
+    if ports.exitRequest != nil || code.generation != generation { leaveBlock = true }
   }
 
   @inline(__always)

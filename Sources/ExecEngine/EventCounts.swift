@@ -23,6 +23,9 @@ public struct EventCounts: Hashable, Sendable, Codable {
   public var interruptsDelivered: UInt64 = 0
   public var timerExpirations: UInt64 = 0
   public var apicUnmodelled: UInt64 = 0
+  /// Sectors the block device moved into memory (reads) and out of it (writes), by DMA.
+  public var sectorsRead: UInt64 = 0
+  public var sectorsWritten: UInt64 = 0
   /// TLB lookups that hit, that missed (each miss is a page walk), whole flushes (CR3, CR0,
   /// CR4 writes) and INVLPGs.
   public var tlbHits: UInt64 = 0
@@ -41,6 +44,7 @@ public struct EventCounts: Hashable, Sendable, Codable {
       ("io.writes", portWrites), ("io.unclaimed", portsUnclaimed),
       ("exceptions.delivered", exceptionsDelivered), ("interrupts.delivered", interruptsDelivered),
       ("apic.timer.expirations", timerExpirations), ("apic.unmodelled", apicUnmodelled),
+      ("block.sectors.read", sectorsRead), ("block.sectors.written", sectorsWritten),
       ("tlb.hits", tlbHits), ("tlb.misses", tlbMisses),
       ("tlb.flushes", tlbFlushes), ("tlb.invlpg", tlbPageInvalidations),
     ]

@@ -49,6 +49,9 @@ public final class Machine {
   public let serial: Serial16550
   public static let serialPort: UInt16 = 0x3F8
   public static let debugExitPort: UInt16 = 0x501
+  /// The block device (docs/system.md): 16 ports from 0xB000, a 1 MiB disk by default.
+  public static let blockPort: UInt16 = 0xB000
+  public private(set) var disk: BlockDevice!
 
   deinit { registerFile.deallocate() }
 
@@ -71,6 +74,8 @@ public final class Machine {
     ports.attach(DebugExit(bus: ports), at: Self.debugExitPort, count: 1)
     apic = LocalAPIC()
     core = Core(memory: memory, code: code, ports: ports, tlb: tlb, apic: apic, registerFile: registerFile)
+    disk = BlockDevice(sectors: 2048, memory: memory) { [unowned self] bytes, at in self.load(bytes, at: at) }
+    ports.attach(disk, at: Self.blockPort, count: 16)
   }
 
   /// The CPU state as a value.
@@ -142,6 +147,8 @@ public final class Machine {
     e.portWrites = ports.writes
     e.portsUnclaimed = ports.unclaimed
     e.timerExpirations = apic.timerInterrupts
+    e.sectorsRead = disk.sectorsRead
+    e.sectorsWritten = disk.sectorsWritten
     e.apicUnmodelled = apic.unmodelledAccesses
     e.tlbHits = tlb.hits
     e.tlbMisses = tlb.misses

@@ -146,14 +146,21 @@ struct RunCommand: ParsableCommand {
       }
       let why =
         switch outcome.reason {
-        case .halted: "halted (HLT)"
+        case .halted:
+          s.eflags & 0x200 == 0
+            ? "halted (HLT) with interrupts disabled: nothing can wake it"
+            : "halted (HLT) with no interrupt pending or timer running"
         case .fault(let f): "fault \(f)"
         case .shutdown(let chain): "shutdown: triple fault (\(Self.tripleFault(chain)))"
         case .modelGap(let what): "model gap: \(what) is not modelled yet"
-        case .budgetExhausted: "instruction budget of \(budget) exhausted"
+        case .budgetExhausted: "budget of \(budget) steps exhausted (the guest may run forever)"
         case .debugExit(let value): "debug exit with value 0x\(String(value, radix: 16))"
         }
-      print("stopped: \(why) at eip \(hex32(outcome.eip)) after \(outcome.instructionsRetired) instructions")
+      print(
+        "stopped: \(why) at eip \(hex32(outcome.eip)), CPL \(s.cpl), after \(outcome.instructionsRetired) instructions"
+      )
+      let unclaimed = machine.events.portsUnclaimed
+      if unclaimed > 0 { print("note: \(unclaimed) port accesses found no device (they read all ones)") }
       print("eax=\(hex32(s[.eax])) ecx=\(hex32(s[.ecx])) edx=\(hex32(s[.edx])) ebx=\(hex32(s[.ebx]))")
       print("esp=\(hex32(s[.esp])) ebp=\(hex32(s[.ebp])) esi=\(hex32(s[.esi])) edi=\(hex32(s[.edi]))")
       print("eip=\(hex32(s.eip)) eflags=\(hex32(s.eflags))")

@@ -125,4 +125,84 @@ import Testing
     #expect(String(decoding: m.serial.output, as: UTF8.self) == "abc")
     #expect(m.state[.ecx] == 0)
   }
+
+  /// The block device moves sectors by DMA (docs/system.md): disk → memory, memory → disk, with
+  /// a status for bad requests; a DMA over decoded code is seen by the next fetch.
+  @Test func blockDeviceMovesSectorsByDMA() throws {
+    let binary = try Nasm.assemble(
+      source: """
+          bits 32
+          org 0x1000
+          BLK equ 0xB000
+          mov dx, BLK
+          mov eax, 1                 ; sector 1
+          out dx, eax
+          mov dx, BLK + 4
+          mov eax, 0x20000           ; to 0x20000
+          out dx, eax
+          mov dx, BLK + 8
+          mov eax, 2                 ; two sectors
+          out dx, eax
+          mov dx, BLK + 12
+          mov eax, 1                 ; read
+          out dx, eax
+          in eax, dx
+          mov ebx, eax               ; status 0
+          mov dword [0x30000], 0xfeedface
+          mov dx, BLK
+          mov eax, 5
+          out dx, eax
+          mov dx, BLK + 4
+          mov eax, 0x30000
+          out dx, eax
+          mov dx, BLK + 8
+          mov eax, 1
+          out dx, eax
+          mov dx, BLK + 12
+          mov eax, 2                 ; write sector 5 from 0x30000
+          out dx, eax
+          mov dx, BLK
+          mov eax, 5000              ; past the disk
+          out dx, eax
+          mov dx, BLK + 12
+          mov eax, 1
+          out dx, eax
+          in eax, dx
+          mov ecx, eax               ; status 1
+          mov eax, 7
+          out dx, eax
+          in eax, dx
+          mov esi, eax               ; status 2
+          ; Load sector 0 over the next instruction: its first byte becomes HLT (F4).
+          mov dx, BLK
+          xor eax, eax
+          out dx, eax
+          mov dx, BLK + 4
+          mov eax, patched
+          out dx, eax
+          mov dx, BLK + 8
+          mov eax, 1
+          out dx, eax
+          mov dx, BLK + 12
+          mov eax, 1
+          out dx, eax
+        patched:
+          mov edi, 0xbad             ; replaced by the DMA
+          hlt
+        """)
+    let m = try Loader.machine(flat: binary)
+    var image = [UInt8](repeating: 0xF4, count: 512)  // sector 0: HLTs
+    image += (0..<1024).map { UInt8(truncatingIfNeeded: $0 * 7) }  // sectors 1 and 2
+    m.disk.insert(image + [UInt8](repeating: 0, count: 5 * 512))  // eight sectors in all
+    let out = m.run(budget: 1000)
+    #expect(out.reason == .halted)
+    #expect(m.state[.ebx] == 0)
+    #expect(m.memory.bytes(at: PhysicalAddress(0x20000), count: 1024) == Array(image[512..<1536]))
+    #expect(Array(m.disk.image[5 * 512..<5 * 512 + 4]) == [0xCE, 0xFA, 0xED, 0xFE])
+    #expect(m.state[.ecx] == 1)
+    #expect(m.state[.esi] == 2)
+    #expect(m.state[.edi] != 0xBAD)  // the MOV was overwritten before it ran
+    #expect(m.events.sectorsRead == 3)
+    #expect(m.events.sectorsWritten == 1)
+  }
 }

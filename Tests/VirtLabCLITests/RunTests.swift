@@ -31,7 +31,14 @@ import Testing
     // then a #GP delivering that: a triple fault (SDM Vol. 3A §6.15, Table 6-5).
     let t = try VirtLabProcess.run(["run", fault])
     #expect(t.code == 2)
-    #expect(t.out.contains("shutdown: triple fault (#DE → #GP(0x3) → #DF(0x0) → #GP(0x43)) at eip 00001002"))
+    #expect(
+      t.out.contains("shutdown: triple fault (#DE → #GP(0x3) → #DF(0x0) → #GP(0x43)) at eip 00001002, CPL 0"))
+    // A halt nothing can wake, and a port nothing answers, are said as such.
+    let halt = try VirtLabProcess.temporaryFile("bits 32\ncli\nin al, 0x80\nhlt\n", ext: "asm")
+    let h = try VirtLabProcess.run(["run", halt])
+    #expect(h.code == 0)
+    #expect(h.out.contains("stopped: halted (HLT) with interrupts disabled: nothing can wake it"))
+    #expect(h.out.contains("note: 1 port accesses found no device"))
     let loop = try VirtLabProcess.temporaryFile("bits 32\nl: jmp l\n", ext: "asm")
     let b = try VirtLabProcess.run(["run", loop, "--budget", "500"])
     #expect(b.code == 3)
