@@ -39,6 +39,25 @@ public struct SegmentState: Hashable, Sendable, Codable {
   }
 }
 
+/// The local APIC's registers (SDM Vol. 3A Chapter 10) as a value; the timer is kept as the
+/// clock tick it was last loaded at (nil: stopped).
+public struct APICState: Hashable, Sendable, Codable {
+  public var id: UInt32 = 0
+  public var tpr: UInt32 = 0
+  public var svr: UInt32 = 0xFF
+  public var ldr: UInt32 = 0
+  public var dfr: UInt32 = 0xFFFF_FFFF
+  public var esr: UInt32 = 0
+  public var icr: [UInt32] = [0, 0]
+  public var lvt: [UInt32] = Array(repeating: 0x1_0000, count: 6)
+  public var isr: [UInt32] = Array(repeating: 0, count: 8)
+  public var irr: [UInt32] = Array(repeating: 0, count: 8)
+  public var initialCount: UInt32 = 0
+  public var divideConfiguration: UInt32 = 0
+  public var timerStart: UInt64?
+  public init() {}
+}
+
 /// A descriptor-table register (GDTR, IDTR; SDM Vol. 3A §2.4).
 public struct TableRegister: Hashable, Sendable, Codable {
   public var base: UInt32
@@ -72,6 +91,12 @@ public struct CPUState: Hashable, Sendable, Codable {
   public var msrs: [UInt32: UInt64]
   /// The time-stamp counter.
   public var tsc: UInt64
+  /// The virtual clock (instructions retired plus halted time skipped), and the clock value
+  /// before which an interrupt shadow (STI, MOV SS, POP SS) holds interrupts off.
+  public var clock: UInt64
+  public var interruptsInhibitedUntil: UInt64
+  /// The local APIC.
+  public var apic: APICState
   public var halted: Bool
 
   public init() {
@@ -94,6 +119,9 @@ public struct CPUState: Hashable, Sendable, Codable {
     msrs = [:]
     for m in ModelSpecificRegister.all where m.kind == .storage { msrs[m.index] = m.reset }
     tsc = 0
+    clock = 0
+    interruptsInhibitedUntil = 0
+    apic = APICState()
     halted = false
   }
 
@@ -177,6 +205,11 @@ public struct CPUState: Hashable, Sendable, Codable {
       )
     }
     if tsc != other.tsc { out.append("tsc: \(tsc) → \(other.tsc)") }
+    if clock != other.clock { out.append("clock: \(clock) → \(other.clock)") }
+    if interruptsInhibitedUntil != other.interruptsInhibitedUntil {
+      out.append("interrupt shadow until: \(interruptsInhibitedUntil) → \(other.interruptsInhibitedUntil)")
+    }
+    if apic != other.apic { out.append("apic: \(apic) → \(other.apic)") }
     if ldtr != other.ldtr { out.append("ldtr: \(ldtr) → \(other.ldtr)") }
     if tr != other.tr { out.append("tr: \(tr) → \(other.tr)") }
     if gdtr != other.gdtr { out.append("gdtr: \(gdtr) → \(other.gdtr)") }

@@ -94,6 +94,9 @@ public final class Machine {
         s.msrs[m.index] = UInt64(v.high) << 32 | UInt64(v.low)
       }
       s.tsc = clock &+ core.tscOffset
+      s.clock = core.clock
+      s.interruptsInhibitedUntil = core.inhibitUntil
+      s.apic = apic.state
       s.halted = core.halted
       return s
     }
@@ -115,7 +118,10 @@ public final class Machine {
         let v = newValue.msrs[m.index] ?? m.reset
         try? core.setMSR(m, low: UInt32(truncatingIfNeeded: v), high: UInt32(truncatingIfNeeded: v >> 32))
       }
-      core.tscOffset = newValue.tsc &- clock
+      core.clock = newValue.clock
+      core.tscOffset = newValue.tsc &- newValue.clock
+      core.inhibitUntil = newValue.interruptsInhibitedUntil
+      apic.state = newValue.apic
       core.halted = newValue.halted
     }
   }

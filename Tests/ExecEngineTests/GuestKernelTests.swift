@@ -94,4 +94,23 @@ import Testing
     let m = try expectResult("compute", y)
     #expect(m.state.cpl == 0)  // back in the kernel for SYS_EXIT
   }
+
+  @Test func aSnapshotMidRunResumesToTheSameEnd() throws {
+    // The timer guest, stopped between two interrupts, its CPU state (with the APIC, the clock
+    // and the interrupt shadow) and memory copied into a fresh machine: the copy finishes as
+    // the original does (DESIGN.md decision 5).
+    let (whole, end) = try run("timer")
+    let binary = try Nasm.assemble(file: Self.root.appendingPathComponent("models/guests/timer.asm"))
+    let first = try Loader.machine(flat: binary)
+    _ = first.run(budget: 123_457)
+    let second = Machine(memorySize: first.memory.size)
+    second.load(first.memory.snapshot(), at: PhysicalAddress(0))
+    second.state = first.state
+    let rest = second.run(budget: 50_000_000)
+    #expect(rest.reason == end.reason)
+    #expect(
+      String(decoding: second.serial.output, as: UTF8.self)
+        == String(decoding: whole.serial.output, as: UTF8.self))
+    #expect(second.state.differences(from: whole.state) == [])
+  }
 }

@@ -33,6 +33,30 @@ final class LocalAPIC {
   var unmodelledAccesses: UInt64 = 0
 
   var enabled: Bool { svr & 0x100 != 0 }
+
+  /// The registers as a value (`CPUState.apic`), and back.
+  var state: APICState {
+    get {
+      var s = APICState()
+      (s.id, s.tpr, s.svr, s.ldr, s.dfr, s.esr) = (id, tpr, svr, ldr, dfr, esr)
+      s.icr = [icr.low, icr.high]
+      (s.lvt, s.isr, s.irr) = (lvt, isr, irr)
+      (s.initialCount, s.divideConfiguration, s.timerStart) = (initialCount, divideConfiguration, timerStart)
+      return s
+    }
+    set {
+      (id, tpr, svr, ldr, dfr, esr) = (
+        newValue.id, newValue.tpr, newValue.svr, newValue.ldr, newValue.dfr, newValue.esr
+      )
+      icr = (newValue.icr.first ?? 0, newValue.icr.last ?? 0)
+      lvt = newValue.lvt.count == 6 ? newValue.lvt : Array(repeating: 0x1_0000, count: 6)
+      isr = newValue.isr.count == 8 ? newValue.isr : Array(repeating: 0, count: 8)
+      irr = newValue.irr.count == 8 ? newValue.irr : Array(repeating: 0, count: 8)
+      (initialCount, divideConfiguration, timerStart) = (
+        newValue.initialCount, newValue.divideConfiguration, newValue.timerStart
+      )
+    }
+  }
   var timerLVT: UInt32 { lvt[0] }
   var timerMasked: Bool { timerLVT & 0x1_0000 != 0 }
   var periodic: Bool { (timerLVT >> 17) & 3 == 1 }
