@@ -452,8 +452,16 @@ import Testing
     return (m, m.run(budget: budget))
   }
 
+  /// The APIC's address, and `timer VECTOR, COUNT`: enable the APIC, divide by 1, arm a
+  /// one-shot timer.
   static let apic = """
     APIC equ 0xFEE00000
+    %macro timer 2
+      mov dword [APIC + 0xF0], 0x1FF
+      mov dword [APIC + 0x3E0], 0xB
+      mov dword [APIC + 0x320], %1
+      mov dword [APIC + 0x380], %2
+    %endmacro
 
     """
 
@@ -463,10 +471,7 @@ import Testing
     let (m, out) = try run(
       Self.apic + """
           gate 0x30, tick, 0x8E
-          mov dword [APIC + 0xF0], 0x1FF
-          mov dword [APIC + 0x3E0], 0xB
-          mov dword [APIC + 0x320], 0x30
-          mov dword [APIC + 0x380], 1000000
+          timer 0x30, 1000000
           sti
           hlt
           mov ecx, 0xc0ffee
@@ -490,10 +495,7 @@ import Testing
     let (m, _) = try run(
       Self.apic + """
           gate 0x40, tick, 0x8E
-          mov dword [APIC + 0xF0], 0x1FF
-          mov dword [APIC + 0x3E0], 0xB
-          mov dword [APIC + 0x320], 0x40
-          mov dword [APIC + 0x380], 10
+          timer 0x40, 10
           mov ecx, 100
         spin:
           loop spin
@@ -531,10 +533,7 @@ import Testing
     let (m, out) = try run(
       Self.apic + """
           gate 0x50, tick, 0x8E
-          mov dword [APIC + 0xF0], 0x1FF
-          mov dword [APIC + 0x3E0], 0xB
-          mov dword [APIC + 0x320], 0x50
-          mov dword [APIC + 0x380], 5
+          timer 0x50, 5
           nop
           nop
           nop

@@ -3,9 +3,7 @@
 %include "lib/kernel.inc"
 workload_name: db "callret3", 0
 kernel_main:
-        mov eax, user_main
-        mov edx, USTACK_TOP
-        jmp enter_user
+        start_user
 
 align 4096
 user_start:

@@ -4,9 +4,7 @@
 ROUNDS equ 250000
 workload_name: db "compute", 0
 kernel_main:
-        mov eax, user_main
-        mov edx, USTACK_TOP
-        jmp enter_user
+        start_user
 
 align 4096
 user_start:

@@ -5,9 +5,7 @@
 workload_name: db "divzero", 0
 kernel_main:
         mov dword [exception_handlers + 0 * 4], divide_error
-        mov eax, user_main
-        mov edx, USTACK_TOP
-        jmp enter_user
+        start_user
 
 divide_error:
         mov eax, [esp + 4]

@@ -7,9 +7,7 @@ PAGES equ 256
 workload_name: db "pgfault", 0
 kernel_main:
         mov dword [exception_handlers + 14 * 4], page_fault
-        mov eax, user_main
-        mov edx, USTACK_TOP
-        jmp enter_user
+        start_user
 
 page_fault:
         mov eax, cr2

@@ -16,9 +16,7 @@ kernel_main:
         mov dword [APIC + 0x3E0], 0xB           ; divide by 1
         mov dword [APIC + 0x320], 0x20 | 1 << 17   ; LVT timer: vector 0x20, periodic
         mov dword [APIC + 0x380], PERIOD
-        mov eax, user_main
-        mov edx, USTACK_TOP
-        jmp enter_user
+        start_user
 
 timer_interrupt:
         push eax
