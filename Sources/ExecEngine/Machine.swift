@@ -241,6 +241,26 @@ public final class Machine {
       let b = cache.blocks[
         cache.block(at: c.eip, memory: memory, code: code, counts: &counts) { c.fetchPage($0) }]
       var n = min(b.count, Int(clamping: budget - retired - delivered))
+      // The CS limit on fetch (SDM Vol. 3A §5.3): only instructions that end inside it run; the
+      // first that does not is #GP(0).
+      let csLimit = c.registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)]
+      if csLimit != 0xFFFF_FFFF {
+        var fit = 0
+        var start = c.eip
+        while fit < n {
+          let next = cache.decoded[b.first + fit].next
+          guard Self.fitsCodeLimit(start: start, next: next, limit: csLimit) else { break }
+          (start, fit) = (next, fit + 1)
+        }
+        if fit == 0 && n > 0 {
+          c.currentInstruction = c.eip
+          if let end = take(Fault(.gp, errorCode: 0), &c, &counts, &delivered) {
+            return RunOutcome(reason: end, eip: c.eip, instructionsRetired: retired)
+          }
+          continue
+        }
+        n = fit
+      }
       // Stop where the timer expires and where an interrupt shadow ends, to look again there.
       if let deadline = c.apic.deadline, deadline > c.clock { n = min(n, Int(clamping: deadline - c.clock)) }
       if c.inhibitUntil > c.clock { n = min(n, Int(clamping: c.inhibitUntil - c.clock)) }
@@ -302,15 +322,9 @@ public final class Machine {
         }
       }
       guard let fault else { continue }
-      guard exceptionRouting == .deliver else {
-        return RunOutcome(reason: .fault(fault), eip: c.eip, instructionsRetired: retired)
-      }
-      if let end = Self.deliverException(fault, &c) {
+      if let end = take(fault, &c, &counts, &delivered) {
         return RunOutcome(reason: end, eip: c.eip, instructionsRetired: retired)
       }
-      delivered &+= 1
-      counts.exceptionsDelivered &+= 1
-      lastDelivered = fault
     }
     return RunOutcome(reason: .budgetExhausted, eip: c.eip, instructionsRetired: retired)
   }
@@ -376,6 +390,28 @@ public final class Machine {
     if c.systemRegister(.cr0) & CR0.pe == 0 { return "real-address mode (CR0.PE = 0)" }
     if c.flagBits & Flag.tf.mask != 0 { return "single-step trap (EFLAGS.TF = 1)" }
     if c.flagBits & Flag.vm.mask != 0 { return "virtual-8086 mode (EFLAGS.VM = 1)" }
+    // Decoded blocks are keyed by linear address = EIP.
+    if c.segmentBase(.cs) != 0 { return "a code segment with a nonzero base" }
+    return nil
+  }
+
+  /// Whether an instruction from `start` to `next` − 1 lies inside a CS limit (not wrapping).
+  @inline(__always)
+  static func fitsCodeLimit(start: UInt32, next: UInt32, limit: UInt32) -> Bool {
+    let last = next &- 1
+    return start <= last && last <= limit
+  }
+
+  /// A fault at `c.currentInstruction`: stops the run (routing `.stop`, or a shutdown) or is
+  /// delivered through the IDT and counted.
+  func take(_ fault: Fault, _ c: inout Core, _ counts: inout EventCounts, _ delivered: inout UInt64)
+    -> StopReason?
+  {
+    guard exceptionRouting == .deliver else { return .fault(fault) }
+    if let end = Self.deliverException(fault, &c) { return end }
+    delivered &+= 1
+    counts.exceptionsDelivered &+= 1
+    lastDelivered = fault
     return nil
   }
 

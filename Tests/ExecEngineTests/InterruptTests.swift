@@ -344,13 +344,14 @@ import Testing
     return (m, m.run(budget: 10_000))
   }
 
-  /// A call gate in GDT slot 0x30 (selector 0x30 | RPL) to SEL:OFFSET, with DPL `dpl`.
-  static func gate(_ selector: String, _ offset: String, dpl: Int) -> String {
+  /// A call gate in GDT slot 0x30 (selector 0x30 | RPL) to SEL:OFFSET, with DPL `dpl`, copying
+  /// `parameters` dwords.
+  static func gate(_ selector: String, _ offset: String, dpl: Int, parameters: Int = 0) -> String {
     """
       mov eax, \(offset)
       mov word [gdt + 0x30], ax
       mov word [gdt + 0x32], \(selector)
-      mov byte [gdt + 0x34], 0
+      mov byte [gdt + 0x34], \(parameters)
       mov byte [gdt + 0x35], 0x8C | \(dpl) << 5
       shr eax, 16
       mov word [gdt + 0x36], ax
@@ -407,19 +408,67 @@ import Testing
     if case .shutdown = out.reason {} else { Issue.record("expected a shutdown, got \(out.reason)") }
     #expect(m.state[.esp] == 0x60000)
     #expect(m.state.cpl == 3)
-    let (_, inner) = try run(
-      Self.gate("0x08", "kernel_function", dpl: 3) + """
+  }
+
+  @Test func callGateToAnInnerLevel() throws {
+    // Ring 3 pushes two parameters and calls a DPL-3 gate to ring-0 code copying two: the ring-0
+    // stack from TSS.SS0:ESP0 holds EIP, CS, the parameters in order, then ESP and SS of ring 3
+    // (SDM Vol. 3A Figure 5-13). RETF 8 releases them on both stacks and returns to ring 3.
+    let (m, out) = try run(
+      Self.gate("0x08", "kernel_function", dpl: 3, parameters: 2) + """
           push dword 0x23
           push dword 0x60000
           push dword 0x1B
           push dword ring3
           retf
         ring3:
+          push dword 0x2222
+          push dword 0x1111
           call dword 0x33:0
+          mov edi, cs
+          ud2
         kernel_function:
-          hlt
-        """)
-    #expect(inner.reason == .modelGap("far CALL through a call gate to an inner privilege level"))
+          mov eax, cs
+          mov ebx, [esp + 8]                ; parameter 0
+          mov ecx, [esp + 12]               ; parameter 1
+          mov edx, [esp + 16]               ; ring 3's ESP
+          mov esi, [esp + 20]               ; ring 3's SS
+          mov ebp, esp
+          retf 8
+        """, stop: true)
+    #expect(out.reason == .fault(Fault(.ud)))
+    #expect(m.state[.eax] == 0x08)
+    #expect(m.state[.ebx] == 0x1111)
+    #expect(m.state[.ecx] == 0x2222)
+    #expect(m.state[.edx] == 0x60000 - 8)
+    #expect(m.state[.esi] == 0x23)
+    #expect(m.state[.ebp] == 0x7000 - 24)  // TSS.ESP0 less the 6-dword frame
+    #expect(m.state[.edi] == 0x1B)
+    #expect(m.state[.esp] == 0x60000)  // the parameters released on return
+    #expect(m.state.cpl == 3)
+  }
+
+  @Test func callGateToAnInnerLevelChecksTheNewStackFirst() throws {
+    // Ring 0's data segment in the GDT shrunk to 4 KiB below TSS.ESP0: no room for the frame on
+    // the new stack → #SS(0x10), with ring 3's state unchanged. TSS.SS0 = 0 → #TS(0).
+    let call = Self.gate("0x08", "kernel_function", dpl: 3) + """
+        push dword 0x23
+        push dword 0x60000
+        push dword 0x1B
+        push dword ring3
+        retf
+      ring3:
+        call dword 0x33:0
+      kernel_function:
+        hlt
+      """
+    let shrink = "  mov dword [gdt + 0x10], 0xFFF\n  mov dword [gdt + 0x14], 0x00409200\n"
+    let (m, low) = try run(shrink + call, stop: true)
+    #expect(low.reason == .fault(Fault(.ss, errorCode: 0x10)))
+    #expect(m.state.cpl == 3)
+    #expect(m.state[.esp] == 0x60000)
+    let (_, null) = try run("  mov dword [0x9008], 0\n" + call, stop: true)
+    #expect(null.reason == .fault(Fault(.ts, errorCode: 0)))
   }
 
   @Test func privilegeChecks() throws {
@@ -553,5 +602,113 @@ import Testing
     #expect(out.reason == .halted)
     #expect(m.state[.ecx] == 7)
     #expect(m.memory.read(PhysicalAddress(m.state[.ebx]), .byte) == 0xB9)  // MOV ECX, imm32
+  }
+}
+
+/// The CS limit: on fetch and on near branch targets (SDM Vol. 3A §5.3; Vol. 2A JMP, Jcc, CALL,
+/// RET, LOOP "Operation").
+@Suite struct CodeLimitTests {
+  /// Reloads CS with a byte-granular ring-0 code segment whose limit is `edge - 1`, then runs
+  /// `body` (which defines `edge`).
+  func run(_ body: String) throws -> (Machine, RunOutcome) {
+    let source =
+      InterruptTests.kernel + """
+          mov eax, edge - 1
+          mov word [gdt + 0x30], ax
+          mov word [gdt + 0x32], 0
+          mov dword [gdt + 0x34], 0x00409A00
+          mov esp, 0x50000
+          jmp dword 0x30:limited
+        limited:
+
+      """ + body
+    let m = try Loader.machine(flat: try Nasm.assemble(source: source))
+    m.exceptionRouting = .stop
+    return (m, m.run(budget: 1_000))
+  }
+
+  func address(_ label: String, in body: String) throws -> UInt32 {
+    // Assembled again with the label's address as the only output.
+    let probe = try Nasm.assemble(
+      source: InterruptTests.kernel + """
+          mov eax, edge - 1
+          mov word [gdt + 0x30], ax
+          mov word [gdt + 0x32], 0
+          mov dword [gdt + 0x34], 0x00409A00
+          mov esp, 0x50000
+          jmp dword 0x30:limited
+        limited:
+
+        """ + body + "\nprobe: dd \(label)\n")
+    let at = probe.count - 4
+    return UInt32(probe[at]) | UInt32(probe[at + 1]) << 8 | UInt32(probe[at + 2]) << 16
+      | UInt32(probe[at + 3]) << 24
+  }
+
+  @Test func runningPastTheLimitIsGPAtTheFirstInstructionOutside() throws {
+    let body = """
+        mov ebx, 1
+        mov ecx, 2
+      edge:
+        mov ebx, 3
+      """
+    let (m, out) = try run(body)
+    #expect(out.reason == .fault(Fault(.gp, errorCode: 0)))
+    #expect(m.state.eip == (try address("edge", in: body)))
+    #expect(m.state[.ebx] == 1 && m.state[.ecx] == 2)
+  }
+
+  @Test func anInstructionStraddlingTheLimitIsGP() throws {
+    // The limit ends inside the 5-byte MOV: it does not run.
+    let body = """
+        mov ecx, 2
+      here:
+        mov ebx, 0x12345678
+      edge equ here + 2
+      """
+    let (m, out) = try run(body)
+    #expect(out.reason == .fault(Fault(.gp, errorCode: 0)))
+    #expect(m.state.eip == (try address("here", in: body)))
+    #expect(m.state[.ecx] == 2 && m.state[.ebx] != 0x12345678)
+  }
+
+  @Test func branchesBeyondTheLimitFaultAtTheBranch() throws {
+    // Each branch's target lies past the limit: #GP(0) with EIP at the branch, nothing pushed or
+    // popped, ECX not decremented.
+    for (setup, branch) in [
+      ("", "jmp beyond"), ("", "jz beyond"), ("", "call beyond"), ("push dword beyond", "ret"),
+      ("mov ecx, 2", "loop beyond"), ("mov eax, beyond", "jmp eax"),
+    ] {
+      let body = """
+          xor ecx, ecx
+          add ecx, 2
+          cmp ecx, ecx
+          \(setup)
+          mov edx, esp
+        branch_here:
+          \(branch)
+        edge:
+          hlt
+        beyond:
+          hlt
+        """
+      let (m, out) = try run(body)
+      #expect(out.reason == .fault(Fault(.gp, errorCode: 0)), "\(branch)")
+      #expect(m.state.eip == (try address("branch_here", in: body)), "\(branch)")
+      #expect(m.state[.esp] == m.state[.edx], "\(branch)")
+      #expect(m.state[.ecx] == 2, "\(branch)")
+    }
+  }
+
+  @Test func aCodeSegmentWithANonzeroBaseIsAModelGap() throws {
+    // docs/divergences.md: decoded blocks are keyed by EIP as a linear address.
+    let m = try Loader.machine(
+      flat: try Nasm.assemble(
+        source: InterruptTests.kernel + """
+            mov dword [gdt + 0x30], 0x1000FFFF
+            mov dword [gdt + 0x34], 0x00CF9A00
+            jmp dword 0x30:0
+          """))
+    #expect(m.run(budget: 1_000).reason == .modelGap("a code segment with a nonzero base"))
   }
 }

@@ -1,6 +1,16 @@
-/// JMP Jcc CALL RET LOOP/LOOPE/LOOPNE JECXZ (SDM Vol. 2A/2B, near transfers only; far ones are
-/// model gaps until the protection model). With a 16-bit operand size EIP is truncated to 16 bits.
+/// JMP Jcc CALL RET LOOP/LOOPE/LOOPNE JECXZ (SDM Vol. 2A/2B, near transfers; far ones are in
+/// Interrupts.swift). With a 16-bit operand size EIP is truncated to 16 bits. A target beyond
+/// the CS limit is #GP(0) at the branch, before anything changes (each one's "Operation").
 extension Semantics {
+  @inlinable @inline(__always)
+  static func branch<C: ExecutionContext>(_ c: inout C, to target: C.Value, when taken: C.Truth)
+    throws(Interrupt)
+  {
+    let d = c.domain
+    try c.raise(Fault(.gp, errorCode: 0), when: d.and(taken, d.unsignedLess(c.segment(.cs).limit, target)))
+    c.eip = d.select(taken, target, c.eip)
+  }
+
   @inlinable @inline(__always)
   static func target<C: ExecutionContext>(_ c: C, _ i: Instruction, relative: C.Value) -> C.Value {
     c.domain.masked(c.domain.add(c.eip, relative), i.operandSize)
@@ -9,18 +19,20 @@ extension Semantics {
   // EB, E9: JMP rel; FF /4: JMP r/m.
   @inlinable @inline(__always)
   static func jmp<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+    let to: C.Value
     if case .immediate(let rel) = i.op0 {
-      c.eip = target(c, i, relative: c.domain.constant(rel))
+      to = target(c, i, relative: c.domain.constant(rel))
     } else {
-      c.eip = c.domain.masked(try c.read(i.op0), i.operandSize)
+      to = c.domain.masked(try c.read(i.op0), i.operandSize)
     }
+    try branch(&c, to: to, when: c.domain.truth(true))
   }
 
   // 70+cc, 0F 80+cc: Jcc.
   @inlinable @inline(__always)
   static func jcc<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ cc: Condition) throws(Interrupt) {
     guard case .immediate(let rel) = i.op0 else { return }
-    c.eip = c.domain.select(c.condition(cc), target(c, i, relative: c.domain.constant(rel)), c.eip)
+    try branch(&c, to: target(c, i, relative: c.domain.constant(rel)), when: c.condition(cc))
   }
 
   // E8: CALL rel; FF /2: CALL r/m. The target is read before the return address is pushed.
@@ -32,7 +44,9 @@ extension Semantics {
     } else {
       to = c.domain.masked(try c.read(i.op0), i.operandSize)
     }
-    try c.push(c.domain.masked(c.eip, i.operandSize), i.operandSize)
+    let d = c.domain
+    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(c.segment(.cs).limit, to))
+    try c.push(d.masked(c.eip, i.operandSize), i.operandSize)
     c.eip = to
   }
 
@@ -40,10 +54,11 @@ extension Semantics {
   @inlinable @inline(__always)
   static func ret<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
-    let to = try c.pop(i.operandSize)
-    if case .immediate(let release) = i.op0 {
-      c.setGPR(.esp, d.add(c.gpr(.esp), d.constant(release)))
-    }
+    let to = try c.read(.ss, c.gpr(.esp), i.operandSize)
+    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(c.segment(.cs).limit, to))
+    var release = i.operandSize.bytes
+    if case .immediate(let r) = i.op0 { release &+= r }
+    c.setGPR(.esp, d.add(c.gpr(.esp), d.constant(release)))
     c.eip = to
   }
 
@@ -55,11 +70,11 @@ extension Semantics {
     guard case .immediate(let rel) = i.op0 else { return }
     let counter = i.addressSize.registerSize
     let count = d.masked(d.sub(c.register(.ecx, counter), d.constant(1)), counter)
-    c.setRegister(.ecx, counter, count)
     var taken = d.notEqual(count, d.constant(0))
     if i.mnemonic == .loope { taken = d.and(taken, c.flag(.zf)) }
     if i.mnemonic == .loopne { taken = d.and(taken, d.not(c.flag(.zf))) }
-    c.eip = d.select(taken, target(c, i, relative: d.constant(rel)), c.eip)
+    try branch(&c, to: target(c, i, relative: d.constant(rel)), when: taken)
+    c.setRegister(.ecx, counter, count)
   }
 
   // E3: JECXZ (JCXZ with a 16-bit address size).
@@ -68,6 +83,6 @@ extension Semantics {
     let d = c.domain
     guard case .immediate(let rel) = i.op0 else { return }
     let zero = d.isZero(c.register(.ecx, i.addressSize.registerSize))
-    c.eip = d.select(zero, target(c, i, relative: d.constant(rel)), c.eip)
+    try branch(&c, to: target(c, i, relative: d.constant(rel)), when: zero)
   }
 }

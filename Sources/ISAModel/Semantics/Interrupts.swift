@@ -79,21 +79,7 @@ extension Semantics {
     var frame = [c.eflagsValue(), c.segment(.cs).selector, returnAddress]
     if let errorCode { frame.append(d.constant(errorCode)) }
     try c.when(inner) { (c: inout C) throws(Interrupt) in
-      // The stack for the new privilege from the TSS: ESPn at 4 + 8n, SSn at 8 + 8n (Figure 7-2).
-      let tr = c.systemSegment(.tr)
-      let tssCode = d.or(c.selectorErrorCode(tr.selector), d.constant(ext))
-      let at = d.add(d.constant(4), d.shiftLeft(dpl, d.constant(3)))
-      try c.raise(.ts, code: tssCode, when: d.unsignedLess(tr.limit, d.add(at, d.constant(5))))
-      let newESP = try c.readSystem(d.add(tr.base, at), .dword)
-      let newSS = try c.readSystem(d.add(tr.base, d.add(at, d.constant(4))), .word)
-      let ssCode = d.or(c.selectorErrorCode(newSS), d.constant(ext))
-      try c.raise(.ts, code: d.constant(ext), when: c.isNull(newSS))
-      let (ssAddress, ssInside) = c.descriptorAddress(newSS)
-      try c.raise(.ts, code: ssCode, when: d.not(ssInside))
-      let stack = try c.readDescriptor(at: ssAddress)
-      try c.raise(.ts, code: ssCode, when: c.unfitStack(stack, selector: newSS, privilege: dpl))
-      try c.raise(.ss, code: ssCode, when: d.not(stack.present(d)))
-      let ss = c.cache(stack, selector: newSS)
+      let (ss, newESP, ssCode, stack, ssAddress) = try c.innerStack(privilege: dpl, ext: ext)
       let esp = try c.pushFrame(
         [c.segment(.ss).selector, c.gpr(.esp)] + frame, on: ss, at: newESP, faultCode: ssCode,
         supervisor: true)
@@ -187,6 +173,32 @@ extension Semantics {
 }
 
 extension ExecutionContext {
+  /// The stack for an inner privilege level from the 32-bit TSS: ESPn at 4 + 8n, SSn at 8 + 8n
+  /// (SDM Vol. 3A Figure 7-2, §6.12.1): #TS(TSS selector + EXT) past the TSS limit; #TS(EXT) for
+  /// a null SS; #TS(SS selector + EXT) outside its table or unfit for `privilege`; #SS(SS
+  /// selector + EXT) when not present. Returns the cache to load, ESP, the fault code for pushes,
+  /// and the descriptor with its address (to mark it accessed).
+  @inlinable
+  public mutating func innerStack(privilege: Value, ext: UInt32) throws(Interrupt) -> (
+    ss: SegmentCache<Value>, esp: Value, faultCode: Value, descriptor: Descriptor<Domain>, address: Value
+  ) {
+    let d = domain
+    let tr = systemSegment(.tr)
+    let tssCode = d.or(selectorErrorCode(tr.selector), d.constant(ext))
+    let at = d.add(d.constant(4), d.shiftLeft(privilege, d.constant(3)))
+    try raise(.ts, code: tssCode, when: d.unsignedLess(tr.limit, d.add(at, d.constant(5))))
+    let newESP = try readSystem(d.add(tr.base, at), .dword)
+    let newSS = try readSystem(d.add(tr.base, d.add(at, d.constant(4))), .word)
+    let ssCode = d.or(selectorErrorCode(newSS), d.constant(ext))
+    try raise(.ts, code: d.constant(ext), when: isNull(newSS))
+    let (ssAddress, ssInside) = descriptorAddress(newSS)
+    try raise(.ts, code: ssCode, when: d.not(ssInside))
+    let stack = try readDescriptor(at: ssAddress)
+    try raise(.ts, code: ssCode, when: unfitStack(stack, selector: newSS, privilege: privilege))
+    try raise(.ss, code: ssCode, when: d.not(stack.present(d)))
+    return (cache(stack, selector: newSS), newESP, ssCode, stack, ssAddress)
+  }
+
   /// Pushes `values` (first pushed first) as dwords onto the stack `ss` from `esp`, checking the
   /// whole frame against the segment first (#SS with `faultCode`); returns the new ESP. An inner
   /// stack is written with supervisor rights (`supervisor`), whatever the CPL still is.
@@ -304,8 +316,8 @@ extension ExecutionContext {
 
 /// Far JMP, far CALL and far RET (SDM Vol. 2A CALL, JMP; Vol. 2B RET; Vol. 3A §5.8): to a code
 /// segment at the same privilege (conforming: DPL ≤ CPL; non-conforming: DPL = CPL, RPL ≤ CPL),
-/// or through a 32-bit call gate (gate DPL ≥ CPL and RPL) without a privilege change; a far RET
-/// to the same or an outer level. Calls through a gate to an inner level, task switches and
+/// or through a 32-bit call gate (gate DPL ≥ CPL and RPL), a CALL through one also to an inner
+/// level with the TSS stack switch; a far RET to the same or an outer level. Task switches and
 /// 16-bit call gates are model gaps.
 extension Semantics {
   @inlinable
@@ -366,16 +378,59 @@ extension Semantics {
       try c.raise(.gp, code: targetCode, when: d.or(notCode, d.unsignedLess(cpl, dpl)))
       let inner = d.and(d.not(conforming), d.unsignedLess(dpl, cpl))
       // JMP never changes privilege: a non-conforming target must be at the CPL.
-      if call {
-        try c.modelGap("far CALL through a call gate to an inner privilege level", when: inner)
-      } else {
-        try c.raise(.gp, code: targetCode, when: inner)
-      }
+      if !call { try c.raise(.gp, code: targetCode, when: inner) }
       try c.raise(.np, code: targetCode, when: d.not(segment.present(d)))
+      try c.when(inner) { (c: inout C) throws(Interrupt) in
+        let count = d.and(desc.high, d.constant(0x1F))
+        try callInner(&c, segment, at: targetAddress, selector: target, offset: gateOffset, parameters: count)
+      }
       // A 32-bit gate: a 32-bit target and 32-bit pushes, whatever the operand size.
-      try enterCodeSegment(
-        &c, segment, at: targetAddress, selector: target, offset: gateOffset, push: call ? .dword : nil)
+      try c.when(d.not(inner)) { (c: inout C) throws(Interrupt) in
+        try enterCodeSegment(
+          &c, segment, at: targetAddress, selector: target, offset: gateOffset, push: call ? .dword : nil)
+      }
     }
+  }
+
+  /// A far CALL through a 32-bit call gate to a more privileged non-conforming code segment
+  /// (SDM Vol. 2A CALL, "MORE-PRIVILEGE"; Vol. 3A §5.8.5, Figure 5-13): the inner stack from the
+  /// TSS, on it the caller's SS and ESP, `parameters` dwords copied from the caller's stack
+  /// (the gate's parameter count, 0–31), then CS and EIP; CPL becomes the target's DPL. Every
+  /// check — the TSS, the new stack's room for the whole frame (#SS(SS selector)), the target
+  /// offset (#GP(0)) — comes before anything changes.
+  @inlinable
+  static func callInner<C: ExecutionContext>(
+    _ c: inout C, _ desc: Descriptor<C.Domain>, at address: C.Value, selector: C.Value, offset: C.Value,
+    parameters count: C.Value
+  ) throws(Interrupt) {
+    let d = c.domain
+    let dpl = desc.dpl(d)
+    let (ss, newESP, ssCode, stack, ssAddress) = try c.innerStack(privilege: dpl, ext: 0)
+    let bytes = d.shiftLeft(d.add(count, d.constant(4)), d.constant(2))
+    let top = d.sub(newESP, bytes)
+    try c.raise(.ss, code: ssCode, when: c.segmentAccessRefused(ss, top, .dword, write: true))
+    try c.raise(
+      .ss, code: ssCode, when: c.segmentAccessRefused(ss, d.sub(newESP, d.constant(4)), .dword, write: true))
+    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(desc.limit(d), offset))
+    // The caller's parameters keep their order: parameter k (at caller ESP + 4k) lands at
+    // top + 8 + 4k, above the return CS:EIP.
+    let oldESP = c.gpr(.esp)
+    for k in UInt32(0)..<32 {
+      try c.when(d.unsignedLess(d.constant(k), count)) { (c: inout C) throws(Interrupt) in
+        let parameter = try c.read(.ss, d.add(oldESP, d.constant(4 &* k)), .dword)
+        try c.writeSystem(d.add(ss.base, d.add(top, d.constant(8 &+ 4 &* k))), .dword, parameter)
+      }
+    }
+    try c.writeSystem(d.add(ss.base, d.sub(newESP, d.constant(4))), .dword, c.segment(.ss).selector)
+    try c.writeSystem(d.add(ss.base, d.sub(newESP, d.constant(8))), .dword, oldESP)
+    try c.writeSystem(d.add(ss.base, d.add(top, d.constant(4))), .dword, c.segment(.cs).selector)
+    try c.writeSystem(d.add(ss.base, top), .dword, c.eip)
+    try c.markAccessed(stack, at: ssAddress)
+    try c.setSegment(.ss, ss)
+    c.setGPR(.esp, top)
+    try c.markAccessed(desc, at: address)
+    try c.setSegment(.cs, c.cache(desc, selector: d.or(d.and(selector, d.constant(0xFFFC)), dpl)))
+    c.eip = offset
   }
 
   /// Loads CS from `desc` with the CPL as RPL and jumps to `offset` (#GP(0) past the segment's
