@@ -451,17 +451,18 @@ import Testing
   @Test func callGateToAnInnerLevelChecksTheNewStackFirst() throws {
     // Ring 0's data segment in the GDT shrunk to 4 KiB below TSS.ESP0: no room for the frame on
     // the new stack → #SS(0x10), with ring 3's state unchanged. TSS.SS0 = 0 → #TS(0).
-    let call = Self.gate("0x08", "kernel_function", dpl: 3) + """
-        push dword 0x23
-        push dword 0x60000
-        push dword 0x1B
-        push dword ring3
-        retf
-      ring3:
-        call dword 0x33:0
-      kernel_function:
-        hlt
-      """
+    let call =
+      Self.gate("0x08", "kernel_function", dpl: 3) + """
+          push dword 0x23
+          push dword 0x60000
+          push dword 0x1B
+          push dword ring3
+          retf
+        ring3:
+          call dword 0x33:0
+        kernel_function:
+          hlt
+        """
     let shrink = "  mov dword [gdt + 0x10], 0xFFF\n  mov dword [gdt + 0x14], 0x00409200\n"
     let (m, low) = try run(shrink + call, stop: true)
     #expect(low.reason == .fault(Fault(.ss, errorCode: 0x10)))
@@ -613,15 +614,15 @@ import Testing
   func run(_ body: String) throws -> (Machine, RunOutcome) {
     let source =
       InterruptTests.kernel + """
-          mov eax, edge - 1
-          mov word [gdt + 0x30], ax
-          mov word [gdt + 0x32], 0
-          mov dword [gdt + 0x34], 0x00409A00
-          mov esp, 0x50000
-          jmp dword 0x30:limited
-        limited:
+            mov eax, edge - 1
+            mov word [gdt + 0x30], ax
+            mov word [gdt + 0x32], 0
+            mov dword [gdt + 0x34], 0x00409A00
+            mov esp, 0x50000
+            jmp dword 0x30:limited
+          limited:
 
-      """ + body
+        """ + body
     let m = try Loader.machine(flat: try Nasm.assemble(source: source))
     m.exceptionRouting = .stop
     return (m, m.run(budget: 1_000))
@@ -669,7 +670,7 @@ import Testing
     let (m, out) = try run(body)
     #expect(out.reason == .fault(Fault(.gp, errorCode: 0)))
     #expect(m.state.eip == (try address("here", in: body)))
-    #expect(m.state[.ecx] == 2 && m.state[.ebx] != 0x12345678)
+    #expect(m.state[.ecx] == 2 && m.state[.ebx] != 0x1234_5678)
   }
 
   @Test func branchesBeyondTheLimitFaultAtTheBranch() throws {
