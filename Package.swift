@@ -67,7 +67,9 @@ let package = Package(
     .testTarget(
       name: "ArchitecturesTests", dependencies: ["Architectures"], swiftSettings: strict),
     .testTarget(name: "SimulatorTests", dependencies: ["Simulator"], swiftSettings: strict),
-    .testTarget(name: "VerifierTests", dependencies: ["Verifier"], swiftSettings: strict),
+    .testTarget(
+      name: "VerifierTests", dependencies: ["Verifier", "ExecEngine", "ISATestSupport"], swiftSettings: strict
+    ),
     .testTarget(
       name: "VirtLabCLITests", dependencies: ["VirtLabCLI", "virtlab"], swiftSettings: strict),
   ]

@@ -88,18 +88,14 @@ public final class DifferentialRunner {
     .sldt, .str, .lldt, .ltr, .int, .int3, .into, .iret, .sysenter, .sysexit, .ins, .outs,
   ]
 
-  /// One case. Returns a description of every difference (empty when they agree).
-  public func run(seed: UInt64) throws -> [String] {
-    let c = try makeCase(seed: seed)
-    let (inst, regs, flags, data32, data16) = (c.instruction, c.registers, c.eflags, c.data32, c.data16)
-    let bytes = try Encoder.encode(inst)
-    let mnemonic = inst.mnemonic
-
-    // The engine.
+  /// Loads a case into `machine`: its registers, flat segments from the shared GDT, the case's
+  /// system registers, the instruction (then HLT) at `code`, and the data. Returns the state.
+  @discardableResult
+  public static func load(_ c: Case, into machine: Machine) throws -> CPUState {
     var state = CPUState()
-    for r in GPR.allCases { state[r] = regs[Int(r.rawValue)] }
+    for r in GPR.allCases { state[r] = c.registers[Int(r.rawValue)] }
     state.eip = Self.code
-    state.eflags = flags
+    state.eflags = c.eflags
     // Flat segments as the GDT's descriptors 0x08 and 0x10 load them (accessed bits set).
     for s in SegmentRegister.allCases {
       state[s] = .flat(selector: s == .cs ? 0x08 : 0x10, code: s == .cs)
@@ -111,9 +107,21 @@ public final class DifferentialRunner {
     }
     machine.state = state
     machine.load(Self.gdtBytes, at: PhysicalAddress(Self.gdt))
-    machine.load(bytes + [0xF4], at: PhysicalAddress(Self.code))
-    machine.load(data32, at: PhysicalAddress(Self.data32))
-    machine.load(data16, at: PhysicalAddress(Self.data16))
+    machine.load(try Encoder.encode(c.instruction) + [0xF4], at: PhysicalAddress(Self.code))
+    machine.load(c.data32, at: PhysicalAddress(Self.data32))
+    machine.load(c.data16, at: PhysicalAddress(Self.data16))
+    return state
+  }
+
+  /// One case. Returns a description of every difference (empty when they agree).
+  public func run(seed: UInt64) throws -> [String] {
+    let c = try makeCase(seed: seed)
+    let (inst, regs, flags, data32, data16) = (c.instruction, c.registers, c.eflags, c.data32, c.data16)
+    let bytes = try Encoder.encode(inst)
+    let mnemonic = inst.mnemonic
+
+    // The engine.
+    let state = try Self.load(c, into: machine)
     var outcome = machine.run(budget: 1)
     var steps = 1
     let repeats = mnemonic.isString && inst.repeatPrefix != .none

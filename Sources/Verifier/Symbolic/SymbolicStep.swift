@@ -1,0 +1,49 @@
+/// One instruction evaluated symbolically: every way the step can end, each with its condition
+/// over the initial state, and the state it retires to.
+import ISAModel
+import Z3
+
+public struct SymbolicStep {
+  public let instruction: Instruction
+  public let initial: SymbolicState
+  /// The state after the step, meaningful where `retires` holds.
+  public let final: SymbolicState
+  /// The step retires (no fault, no model gap).
+  public let retires: BoolExpr
+  public let faults: [SymbolicFault]
+  public let gaps: [SymbolicGap]
+  public let ports: [PortAccess]
+  public let invalidatedPages: [(linear: BitVector, condition: BoolExpr)]
+  /// Swift-valued reads of state the step had already changed (see `TermDomain.staleReads`).
+  public let staleReads: [String]
+
+  /// Runs `instruction` (of `length` bytes, at `initial.eip`) once over `initial`.
+  public init(
+    _ instruction: Instruction, length: Int, from initial: SymbolicState, assumptions: StepAssumptions,
+    domain: TermDomain
+  ) {
+    domain.restartUndefinedValues()
+    var c = SymbolicContext(domain, state: initial, assumptions: assumptions)
+    c.eip = initial.eip + UInt64(length)
+    do {
+      try Semantics.execute(&c, instruction)
+    } catch {
+      // The path was exhausted by a fault or gap that always happens; it is recorded.
+    }
+    self.instruction = instruction
+    self.initial = initial
+    final = c.state
+    retires = c.path
+    faults = c.faults
+    gaps = c.gaps
+    ports = c.ports
+    invalidatedPages = c.invalidatedPages
+    staleReads = domain.staleReads
+  }
+
+  /// What the assumptions say of the initial state: CS.RPL is the CPL, IOPL as given.
+  public static func assumptionsHold(_ a: StepAssumptions, in s: SymbolicState) -> BoolExpr {
+    let cs = s.segments[Int(SegmentRegister.cs.rawValue)]
+    return (cs.selector & 3) == UInt64(a.cpl) && s.iopl == UInt64(a.iopl)
+  }
+}
