@@ -208,6 +208,30 @@ public struct SymbolicContext: ExecutionContext {
     }
   }
 
+  /// The instruction fetch of `length` bytes at CS:EIP before the step (SDM Vol. 3A §5.3, §4.6):
+  /// #GP(0) past the CS limit, then the page walk of its first and last bytes with the CPL's
+  /// rights (which sets accessed bits as the engine's fetch does).
+  public mutating func fetch(length: Int) throws(Interrupt) {
+    let d = domain
+    let start = state.eip
+    let last = start + UInt64(length - 1)
+    let cs = segment(.cs)
+    try raise(
+      Fault(.gp, errorCode: 0), when: d.or(d.unsignedLess(cs.limit, last), d.unsignedLess(last, start)))
+    let paging = systemRegister(.cr0).bit(31)
+    let user = currentCPL() == 3
+    try when(paging) { (c: inout SymbolicContext) throws(Interrupt) in
+      let linear = cs.base + start
+      _ = try c.walkPages(linear, write: false, user: user)
+      if length > 1 {
+        try c.when(d.notEqual(linear.logicalShiftRight(by: 12), (cs.base + last).logicalShiftRight(by: 12))) {
+          (c: inout SymbolicContext) throws(Interrupt) in
+          _ = try c.walkPages(cs.base + last, write: false, user: user)
+        }
+      }
+    }
+  }
+
   func readBytes(at physical: [BitVector]) -> BitVector {
     var v = state.memory.byte(at: physical[0])
     for a in physical.dropFirst() { v = state.memory.byte(at: a).concat(v) }

@@ -24,8 +24,9 @@ public struct SymbolicStep {
   ) {
     domain.restartUndefinedValues()
     var c = SymbolicContext(domain, state: initial, assumptions: assumptions)
-    c.eip = initial.eip + UInt64(length)
     do {
+      try c.fetch(length: length)
+      c.eip = initial.eip + UInt64(length)
       try Semantics.execute(&c, instruction)
     } catch {
       // The path was exhausted by a fault or gap that always happens; it is recorded.

@@ -39,7 +39,7 @@ public final class TermDomain: SemanticDomain {
   public func truth(_ b: Bool) -> BoolExpr { context.bool(b) }
 
   public func add(_ a: BitVector, _ b: BitVector) -> BitVector { a + b }
-  public func sub(_ a: BitVector, _ b: BitVector) -> BitVector { a + b }
+  public func sub(_ a: BitVector, _ b: BitVector) -> BitVector { a - b }
   public func mul(_ a: BitVector, _ b: BitVector) -> BitVector { a * b }
   public func mulHighUnsigned(_ a: BitVector, _ b: BitVector) -> BitVector {
     (a.zeroExtend(to: 64) * b.zeroExtend(to: 64)).extract(high: 63, low: 32)
