@@ -85,6 +85,10 @@ public protocol ExecutionContext {
   mutating func modelGap(_ what: String, when condition: Truth) throws(Interrupt)
   /// Runs `body` only when `condition` holds (symbolically: under that path condition).
   mutating func when(_ condition: Truth, _ body: (inout Self) throws(Interrupt) -> Void) throws(Interrupt)
+  /// Called as an event starts vectoring through the IDT (DESIGN.md decision 3: delivery passes
+  /// one intercept point). Natively nothing happens; the Verifier records that control went to
+  /// whoever owns the IDT, and a monitor will claim the event here.
+  mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
   mutating func halt()
   /// Holds off interrupts until the next instruction has retired (STI that sets IF, MOV SS,
@@ -93,6 +97,9 @@ public protocol ExecutionContext {
 }
 
 extension ExecutionContext {
+  @inlinable @inline(__always)
+  public mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt) {}
+
   @inlinable
   public mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)
     throws(Interrupt)

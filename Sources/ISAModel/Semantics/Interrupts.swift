@@ -42,6 +42,7 @@ extension Semantics {
     _ c: inout C, vector: UInt8, errorCode: UInt32?, source: EventSource, returnAddress: C.Value
   ) throws(Interrupt) {
     let d = c.domain
+    try c.vectoring(vector, source: source)
     let ext: UInt32 = source == .software ? 0 : 1
     // The IDT entry: #GP(vector × 8 + 2 + EXT) past the limit, for a wrong type or (software
     // only) a gate DPL below the CPL; #NP for a gate that is not present.

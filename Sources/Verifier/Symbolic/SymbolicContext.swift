@@ -345,6 +345,13 @@ public struct SymbolicContext: ExecutionContext {
     path = (outerPath && !c) || inside
   }
 
+  /// An event vectoring through the IDT under the current path (INT n, INT3, INTO).
+  public private(set) var deliveries: [(vector: UInt8, condition: BoolExpr)] = []
+
+  public mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt) {
+    deliveries.append((vector, path))
+  }
+
   public mutating func halt() { state.halted = update(z3.true, state.halted) }
   public mutating func inhibitInterrupts() {
     state.interruptsInhibited = update(z3.true, state.interruptsInhibited)

@@ -13,6 +13,8 @@ public struct SymbolicStep {
   public let faults: [SymbolicFault]
   public let gaps: [SymbolicGap]
   public let ports: [PortAccess]
+  /// Events the step vectors through the IDT (INT n, INT3, INTO), each with its condition.
+  public let deliveries: [(vector: UInt8, condition: BoolExpr)]
   public let invalidatedPages: [(linear: BitVector, condition: BoolExpr)]
   /// Swift-valued reads of state the step had already changed (see `TermDomain.staleReads`).
   public let staleReads: [String]
@@ -38,8 +40,18 @@ public struct SymbolicStep {
     faults = c.faults
     gaps = c.gaps
     ports = c.ports
+    deliveries = c.deliveries
     invalidatedPages = c.invalidatedPages
     staleReads = domain.staleReads
+  }
+
+  /// The states the model covers, as the engine does (`Machine.unmodelled`): protected mode,
+  /// no single-step trap, no virtual-8086 mode, a code segment based at 0.
+  public static func modelled(_ s: SymbolicState) -> BoolExpr {
+    let flags = Dictionary(uniqueKeysWithValues: zip(Flag.allCases, s.flags))
+    let cr0 = s.systemRegisters[SystemRegister.allCases.firstIndex(of: .cr0)!]
+    return cr0.bit(0) && !flags[.tf]! && !flags[.vm]!
+      && s.segments[Int(SegmentRegister.cs.rawValue)].base == 0
   }
 
   /// What the assumptions say of the initial state: CS.RPL is the CPL, IOPL as given.
