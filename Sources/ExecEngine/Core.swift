@@ -218,6 +218,13 @@ struct Core: ExecutionContext {
     }
   }
 
+  /// Flat code (limit 4 GiB) passes every branch target: the check is skipped.
+  @inline(__always)
+  mutating func checkBranchTarget(_ target: UInt32, when taken: Bit) throws(Interrupt) {
+    if registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)] == 0xFFFF_FFFF { return }
+    try checkedBranchTarget(target, when: taken)
+  }
+
   @inline(__always)
   mutating func checkSegment(_ s: SegmentRegister, _ offset: UInt32, _ size: OperandSize, write: Bool)
     throws(Interrupt)

@@ -42,6 +42,9 @@ public protocol ExecutionContext {
   /// may skip it where it knows every offset passes).
   mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)
     throws(Interrupt)
+  /// Checks a near branch target against the CS limit when `taken` (`checkedBranchTarget` is
+  /// the definition; a context may skip it where it knows every target passes).
+  mutating func checkBranchTarget(_ target: Value, when taken: Truth) throws(Interrupt)
 
   /// Reads `size` bytes at a linear address, little-endian, with the CPL's rights (paging —
   /// `walkPages` and any TLB — is the context's).
@@ -97,6 +100,19 @@ public protocol ExecutionContext {
 }
 
 extension ExecutionContext {
+  @inlinable @inline(__always)
+  public mutating func checkBranchTarget(_ target: Value, when taken: Truth) throws(Interrupt) {
+    try checkedBranchTarget(target, when: taken)
+  }
+
+  /// #GP(0) for a taken near branch to a target past the CS limit (SDM Vol. 2A JMP, Jcc, CALL;
+  /// Vol. 2B RET, LOOP "Operation").
+  @inlinable @inline(__always)
+  public mutating func checkedBranchTarget(_ target: Value, when taken: Truth) throws(Interrupt) {
+    let d = domain
+    try raise(Fault(.gp, errorCode: 0), when: d.and(taken, d.unsignedLess(segment(.cs).limit, target)))
+  }
+
   @inlinable @inline(__always)
   public mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt) {}
 

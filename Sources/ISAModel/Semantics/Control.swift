@@ -6,9 +6,8 @@ extension Semantics {
   static func branch<C: ExecutionContext>(_ c: inout C, to target: C.Value, when taken: C.Truth)
     throws(Interrupt)
   {
-    let d = c.domain
-    try c.raise(Fault(.gp, errorCode: 0), when: d.and(taken, d.unsignedLess(c.segment(.cs).limit, target)))
-    c.eip = d.select(taken, target, c.eip)
+    try c.checkBranchTarget(target, when: taken)
+    c.eip = c.domain.select(taken, target, c.eip)
   }
 
   @inlinable @inline(__always)
@@ -45,7 +44,7 @@ extension Semantics {
       to = c.domain.masked(try c.read(i.op0), i.operandSize)
     }
     let d = c.domain
-    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(c.segment(.cs).limit, to))
+    try c.checkBranchTarget(to, when: d.truth(true))
     try c.push(d.masked(c.eip, i.operandSize), i.operandSize)
     c.eip = to
   }
@@ -55,7 +54,7 @@ extension Semantics {
   static func ret<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
     let to = try c.read(.ss, c.gpr(.esp), i.operandSize)
-    try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(c.segment(.cs).limit, to))
+    try c.checkBranchTarget(to, when: d.truth(true))
     var release = i.operandSize.bytes
     if case .immediate(let r) = i.op0 { release &+= r }
     c.setGPR(.esp, d.add(c.gpr(.esp), d.constant(release)))
