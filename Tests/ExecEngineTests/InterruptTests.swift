@@ -609,29 +609,8 @@ import Testing
 /// The CS limit: on fetch and on near branch targets (SDM Vol. 3A §5.3; Vol. 2A JMP, Jcc, CALL,
 /// RET, LOOP "Operation").
 @Suite struct CodeLimitTests {
-  /// Reloads CS with a byte-granular ring-0 code segment whose limit is `edge - 1`, then runs
-  /// `body` (which defines `edge`).
-  func run(_ body: String) throws -> (Machine, RunOutcome) {
-    let source =
-      InterruptTests.kernel + """
-            mov eax, edge - 1
-            mov word [gdt + 0x30], ax
-            mov word [gdt + 0x32], 0
-            mov dword [gdt + 0x34], 0x00409A00
-            mov esp, 0x50000
-            jmp dword 0x30:limited
-          limited:
-
-        """ + body
-    let m = try Loader.machine(flat: try Nasm.assemble(source: source))
-    m.exceptionRouting = .stop
-    return (m, m.run(budget: 1_000))
-  }
-
-  func address(_ label: String, in body: String) throws -> UInt32 {
-    // Assembled again with the label's address as the only output.
-    let probe = try Nasm.assemble(
-      source: InterruptTests.kernel + """
+  static let prefix =
+    InterruptTests.kernel + """
           mov eax, edge - 1
           mov word [gdt + 0x30], ax
           mov word [gdt + 0x32], 0
@@ -640,7 +619,20 @@ import Testing
           jmp dword 0x30:limited
         limited:
 
-        """ + body + "\nprobe: dd \(label)\n")
+      """
+
+  /// Reloads CS with a byte-granular ring-0 code segment whose limit is `edge - 1`, then runs
+  /// `body` (which defines `edge`).
+  func run(_ body: String) throws -> (Machine, RunOutcome) {
+    let source = Self.prefix + body
+    let m = try Loader.machine(flat: try Nasm.assemble(source: source))
+    m.exceptionRouting = .stop
+    return (m, m.run(budget: 1_000))
+  }
+
+  func address(_ label: String, in body: String) throws -> UInt32 {
+    // Assembled again with the label's address as the only output.
+    let probe = try Nasm.assemble(source: Self.prefix + body + "\nprobe: dd \(label)\n")
     let at = probe.count - 4
     return UInt32(probe[at]) | UInt32(probe[at + 1]) << 8 | UInt32(probe[at + 2]) << 16
       | UInt32(probe[at + 3]) << 24
