@@ -151,6 +151,19 @@ import Z3
   static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+  /// The symbolic step of `i` from `before` over `image`, against the engine's outcome.
+  static func compare(
+    _ i: Instruction, _ length: Int, _ before: CPUState, _ reason: StopReason, image: [UInt8],
+    machine m: Machine, _ domain: TermDomain
+  ) -> [String] {
+    let initial = SymbolicState(
+      before, memory: { a in Int(a) < image.count ? image[Int(a)] : 0xFF }, in: domain.context)
+    let symbolic = SymbolicStep(
+      i, length: length, from: initial,
+      assumptions: StepAssumptions(cpl: before.cpl, iopl: UInt8((before.eflags >> 12) & 3)), domain: domain)
+    return SymbolicAgreementTests.differences(symbolic, reason, m.state, image: image, machine: m)
+  }
+
   @Test(arguments: ["syscall", "pgfault", "forkwait", "callret3", "divzero", "ptemod"])
   func sampledStepsAgree(workload: String) throws {
     let binary = try Nasm.assemble(file: Self.root.appendingPathComponent("models/guests/\(workload).asm"))
@@ -177,14 +190,7 @@ import Z3
         m.exceptionRouting = .deliver
         if case .fault = out.reason, faults < 10 {
           let image = m.memory.bytes(at: PhysicalAddress(0), count: m.memory.size)
-          let initial = SymbolicState(
-            before, memory: { a in Int(a) < image.count ? image[Int(a)] : 0xFF }, in: z3)
-          let symbolic = SymbolicStep(
-            i, length: length, from: initial,
-            assumptions: StepAssumptions(cpl: before.cpl, iopl: UInt8((before.eflags >> 12) & 3)),
-            domain: domain)
-          let differences = SymbolicAgreementTests.differences(
-            symbolic, out.reason, m.state, image: image, machine: m)
+          let differences = Self.compare(i, length, before, out.reason, image: image, machine: m, domain)
           #expect(
             differences.isEmpty, "\(workload) step \(step): \(i) faulting at \(before.eip): \(differences)")
           faults += 1
@@ -200,14 +206,7 @@ import Z3
       m.exceptionRouting = .stop
       let outcome = m.run(budget: 1)
       m.exceptionRouting = .deliver
-      let after = m.state
-      let initial = SymbolicState(
-        before, memory: { a in Int(a) < image.count ? image[Int(a)] : 0xFF }, in: z3)
-      let symbolic = SymbolicStep(
-        i, length: length, from: initial,
-        assumptions: StepAssumptions(cpl: before.cpl, iopl: UInt8((before.eflags >> 12) & 3)), domain: domain)
-      let differences = SymbolicAgreementTests.differences(
-        symbolic, outcome.reason, after, image: image, machine: m)
+      let differences = Self.compare(i, length, before, outcome.reason, image: image, machine: m, domain)
       #expect(
         differences.isEmpty,
         "\(workload) step \(step): \(i) at \(before.eip) CPL \(before.cpl): \(differences)")
