@@ -45,3 +45,12 @@ extension Z3Term {
 func sameContext(_ a: Z3Context, _ b: Z3Context, _ op: StaticString) {
   precondition(a === b, "Z3 terms from different contexts combined in \(op)")
 }
+
+extension Z3Term {
+  /// The two terms are the same AST (Z3 shares structurally equal terms): equal under every
+  /// assignment. Different ASTs may still be equal; only a solver can say.
+  public func isSameTerm(as other: some Z3Term) -> Bool {
+    sameContext(context, other.context, "term identity")
+    return Z3_is_eq_ast(context.raw, ast.raw, other.ast.raw)
+  }
+}

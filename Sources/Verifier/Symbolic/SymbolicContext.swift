@@ -62,6 +62,11 @@ public struct SymbolicContext: ExecutionContext {
   var codeSegmentLoaded = false
   var ioplWritten = false
   public private(set) var staleReads: [String] = []
+  /// Every physical byte address the step reads or writes (page walks included), with the path
+  /// it happens on: a witness must place them in memory the engine has.
+  public private(set) var accesses: [(address: BitVector, condition: BoolExpr)] = []
+  /// The physical addresses of the instruction's bytes, fetched at the start of the step.
+  public private(set) var codeAddresses: [BitVector] = []
 
   public init(_ domain: TermDomain, state: SymbolicState, assumptions: StepAssumptions) {
     self.domain = domain
@@ -110,10 +115,12 @@ public struct SymbolicContext: ExecutionContext {
   }
 
   public var cpl: UInt8 {
+    domain.readsCPL = true
     if codeSegmentLoaded { noteStaleRead("CPL") }
     return assumptions.cpl
   }
   public var iopl: UInt8 {
+    domain.readsIOPL = true
     if ioplWritten { noteStaleRead("IOPL") }
     return assumptions.iopl
   }
@@ -174,6 +181,7 @@ public struct SymbolicContext: ExecutionContext {
   /// The CPL as a Swift value now: the assumption, or the RPL of a CS loaded by this step when
   /// it is a literal.
   func currentCPL() -> UInt8 {
+    domain.readsCPL = true
     guard codeSegmentLoaded else { return assumptions.cpl }
     if let rpl = (state.segments[Int(SegmentRegister.cs.rawValue)].selector & 3).simplified().literalValue {
       return UInt8(rpl)
@@ -184,7 +192,7 @@ public struct SymbolicContext: ExecutionContext {
 
   /// The physical address of each byte of an access: with CR0.PG the first and last bytes' pages
   /// are walked (`walkPages`, the one definition), as the engine does before touching a byte.
-  mutating func physicalBytes(_ linear: BitVector, _ size: OperandSize, write: Bool, user: Bool)
+  mutating func physicalBytes(_ linear: BitVector, _ size: OperandSize, write: Bool, user: Bool?)
     throws(Interrupt) -> [BitVector]
   {
     let bytes = (0..<UInt64(size.bytes)).map { linear + $0 }
@@ -192,6 +200,8 @@ public struct SymbolicContext: ExecutionContext {
     var low: BitVector?
     var high: BitVector?
     try when(paging) { (c: inout SymbolicContext) throws(Interrupt) in
+      // The CPL (nil: the current one) is read only where paging is on, for the U/S check.
+      let user = user ?? (c.currentCPL() == 3)
       low = try c.walkPages(linear, write: write, user: user).physical
       if size != .byte { high = try c.walkPages(bytes[bytes.count - 1], write: write, user: user).physical }
     }
@@ -219,20 +229,35 @@ public struct SymbolicContext: ExecutionContext {
     try raise(
       Fault(.gp, errorCode: 0), when: d.or(d.unsignedLess(cs.limit, last), d.unsignedLess(last, start)))
     let paging = systemRegister(.cr0).bit(31)
-    let user = currentCPL() == 3
+    let linear = cs.base + start
+    let lastLinear = cs.base + last
+    var low: BitVector?
+    var high: BitVector?
     try when(paging) { (c: inout SymbolicContext) throws(Interrupt) in
-      let linear = cs.base + start
-      _ = try c.walkPages(linear, write: false, user: user)
+      let user = c.currentCPL() == 3
+      low = try c.walkPages(linear, write: false, user: user).physical
       if length > 1 {
-        try c.when(d.notEqual(linear.logicalShiftRight(by: 12), (cs.base + last).logicalShiftRight(by: 12))) {
+        try c.when(d.notEqual(linear.logicalShiftRight(by: 12), lastLinear.logicalShiftRight(by: 12))) {
           (c: inout SymbolicContext) throws(Interrupt) in
-          _ = try c.walkPages(cs.base + last, write: false, user: user)
+          high = try c.walkPages(lastLinear, write: false, user: user).physical
         }
       }
     }
+    codeAddresses = (0..<UInt64(length)).map { k in
+      let a = linear + k
+      guard let low else { return a }
+      let offset = a & 0xFFF
+      var translated = (low & 0xFFFF_F000) | offset
+      if let high {
+        let samePage = a.logicalShiftRight(by: 12) == linear.logicalShiftRight(by: 12)
+        translated = samePage.ite(translated, (high & 0xFFFF_F000) | offset)
+      }
+      return paging.ite(translated, a)
+    }
   }
 
-  func readBytes(at physical: [BitVector]) -> BitVector {
+  mutating func readBytes(at physical: [BitVector]) -> BitVector {
+    for a in physical { accesses.append((a, path)) }
     var v = state.memory.byte(at: physical[0])
     for a in physical.dropFirst() { v = state.memory.byte(at: a).concat(v) }
     return v.zeroExtend(to: 32)
@@ -240,6 +265,7 @@ public struct SymbolicContext: ExecutionContext {
 
   mutating func writeBytes(at physical: [BitVector], _ v: BitVector) {
     for (k, a) in physical.enumerated() {
+      accesses.append((a, path))
       state.memory.write(v.extract(high: 8 * k + 7, low: 8 * k), at: a, when: path)
     }
   }
@@ -249,12 +275,12 @@ public struct SymbolicContext: ExecutionContext {
   }
 
   public mutating func readLinear(_ address: BitVector, _ size: OperandSize) throws(Interrupt) -> BitVector {
-    readBytes(at: try physicalBytes(address, size, write: false, user: currentCPL() == 3))
+    readBytes(at: try physicalBytes(address, size, write: false, user: nil))
   }
   public mutating func writeLinear(_ address: BitVector, _ size: OperandSize, _ v: BitVector)
     throws(Interrupt)
   {
-    writeBytes(at: try physicalBytes(address, size, write: true, user: currentCPL() == 3), v)
+    writeBytes(at: try physicalBytes(address, size, write: true, user: nil), v)
   }
   public mutating func readSystem(_ address: BitVector, _ size: OperandSize) throws(Interrupt) -> BitVector {
     readBytes(at: try physicalBytes(address, size, write: false, user: false))

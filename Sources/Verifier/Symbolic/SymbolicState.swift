@@ -98,6 +98,10 @@ public struct SymbolicMemory {
   }
 
   public var base: ArrayExpr
+  /// Where this memory's contents sit relative to `base`: byte a here is byte a − displacement
+  /// there. A behaviour-sensitivity query relocates one state's memory this way (Popek and
+  /// Goldberg's relocation register made explicit).
+  public var displacement: BitVector?
   /// Concrete bytes under the writes, for literal addresses (tests against the engine).
   public var image: (@Sendable (UInt32) -> UInt8)?
   public private(set) var writes: [Write] = []
@@ -111,6 +115,8 @@ public struct SymbolicMemory {
     var v: BitVector
     if let image, let a = address.simplified().literalValue {
       v = address.context.bitVector(UInt64(image(UInt32(a))), width: 8)
+    } else if let displacement {
+      v = base.select(address - displacement)
     } else {
       v = base.select(address)
     }

@@ -18,6 +18,13 @@ public struct SymbolicStep {
   public let invalidatedPages: [(linear: BitVector, condition: BoolExpr)]
   /// Swift-valued reads of state the step had already changed (see `TermDomain.staleReads`).
   public let staleReads: [String]
+  /// The semantics read the CPL / the IOPL as a Swift value (the assumption matters).
+  public let readsCPL: Bool
+  public let readsIOPL: Bool
+  /// Physical byte addresses the step touches, each with the path it does so on.
+  public let accesses: [(address: BitVector, condition: BoolExpr)]
+  /// The physical addresses of the instruction's own bytes.
+  public let codeAddresses: [BitVector]
 
   /// Runs `instruction` (of `length` bytes, at `initial.eip`) once over `initial`.
   public init(
@@ -43,6 +50,27 @@ public struct SymbolicStep {
     deliveries = c.deliveries
     invalidatedPages = c.invalidatedPages
     staleReads = domain.staleReads
+    readsCPL = domain.readsCPL
+    readsIOPL = domain.readsIOPL
+    accesses = c.accesses
+    codeAddresses = c.codeAddresses
+  }
+
+  /// The instruction's encoding is in memory where it is fetched from, as it is on the machine
+  /// a witness is replayed on.
+  public func codeInMemory(_ bytes: [UInt8]) -> BoolExpr {
+    let z3 = initial.eip.context
+    return BoolExpr.all(
+      [z3.true]
+        + zip(codeAddresses, bytes).map { initial.memory.byte(at: $0) == z3.bitVector(UInt64($1), width: 8) })
+  }
+
+  /// Every byte the step touches lies below `size` (the replaying machine's memory; above it a
+  /// PC reads open bus, which the symbolic memory does not model).
+  public func accessesBelow(_ size: UInt64) -> BoolExpr {
+    let z3 = initial.eip.context
+    let all = accesses + codeAddresses.map { ($0, z3.true) }
+    return BoolExpr.all([z3.true] + all.map { $0.1.implies($0.0.unsignedLessThan($0.0.constant(size))) })
   }
 
   /// The states the model covers, as the engine does (`Machine.unmodelled`): protected mode,

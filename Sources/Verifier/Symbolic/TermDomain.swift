@@ -18,6 +18,10 @@ public final class TermDomain: SemanticDomain {
   /// Values the semantics read as Swift values after the step had changed them (the CPL after
   /// a CS load): each makes the step's result untrustworthy, so it is reported, never ignored.
   public internal(set) var staleReads: [String] = []
+  /// The step read the CPL or the IOPL as a Swift value: its terms then depend on the
+  /// assumption, and a query over another CPL or IOPL needs its own evaluation.
+  public internal(set) var readsCPL = false
+  public internal(set) var readsIOPL = false
 
   /// Undefined values take the engine's documented choice instead of being fresh: for checking
   /// this domain against the engine value for value.
@@ -33,6 +37,8 @@ public final class TermDomain: SemanticDomain {
     undefinedCount = 0
     undefinedNames = []
     staleReads = []
+    readsCPL = false
+    readsIOPL = false
   }
 
   public func constant(_ v: UInt32) -> BitVector { context.bitVector(UInt64(v), width: 32) }

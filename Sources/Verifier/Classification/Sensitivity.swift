@@ -1,0 +1,404 @@
+/// Popek and Goldberg's sensitivity (CACM 1974, §3), computed by Z3 from the one semantics:
+/// control-sensitive (a non-trapping step changes the control state) and behaviour-sensitive
+/// (two non-trapping states equal outside the control state end different outside it), each per
+/// resource, with a witness. The definitions are written out in docs/popek-goldberg.md.
+import Foundation
+import ISAModel
+import Z3
+
+/// What a classification is computed under; every verdict states it.
+public struct ClassificationAssumptions: Sendable, Hashable, Codable {
+  /// The CPL user mode runs at, and the supervisor's (Popek and Goldberg's two modes).
+  public var userCPL: UInt8 = 3
+  public var supervisorCPL: UInt8 = 0
+  /// The CPLs sensitivity queries range over.
+  public var cpls: [UInt8] = [0, 1, 2, 3]
+  /// EFLAGS.IOPL in every state (a guest kernel's usual 0).
+  public var iopl: UInt8 = 0
+  public var ownership: ControlOwnership = .classic
+  /// Every byte a step touches lies below this physical address (the replaying machine's memory).
+  public var memorySize: UInt64 = 1 << 24
+  /// Sensitivity queries range over states with paging on as well as off. Off by default:
+  /// symbolic page walks make the queries far slower, and paging changes no sensitivity verdict
+  /// of an instruction that retires — a U/S or R/W check that fails traps (docs/popek-goldberg.md).
+  public var pagingInSensitivityQueries = false
+  /// Z3's deterministic resource limit per query (`rlimit`), so load cannot change an answer.
+  public var resourceLimit: UInt32 = 20_000_000
+
+  public init() {}
+}
+
+/// Which way two states of a behaviour-sensitivity query differ.
+public enum SensitivityKind: String, Sendable, Codable {
+  /// In the mode: the CPL, flags and registers that set what an instruction may do.
+  case mode
+  /// In where the machine's memory and tables are (a relocation of segment and table bases,
+  /// or a location resource's limits, attributes or selectors).
+  case location
+}
+
+/// One resource's answer for one instruction.
+public struct ResourceFinding {
+  public let resource: ControlResource?
+  /// For behaviour-sensitivity: mode or location; `resource` nil means the relocation itself.
+  public let kind: SensitivityKind?
+  public let answer: SensitivityAnswer
+}
+
+/// A query's answer with what a witness needs to be replayed.
+public enum SensitivityAnswer {
+  case none
+  case witness(Witness)
+  case unknown(String)
+
+  public var isYes: Bool? {
+    switch self {
+    case .none: false
+    case .witness: true
+    case .unknown: nil
+    }
+  }
+}
+
+/// Runs the sensitivity and privilege queries over one Z3 context.
+public final class SensitivityClassifier {
+  public let z3: Z3Context
+  public let domain: TermDomain
+  public let assumptions: ClassificationAssumptions
+  let partition: StatePartition
+  /// Queries run, each with the solver time it took (for the benchmark), and queries answered
+  /// without the solver because the terms were identical.
+  public private(set) var timings: [(query: String, duration: Duration)] = []
+  public private(set) var skipped = 0
+  public var queries: Int { timings.count }
+  /// When set, each query is written there as an SMT-LIB2 file before it is solved.
+  public var smtDirectory: String?
+  /// The instruction and query being asked, to name timings and files.
+  var currentQuery = ""
+
+  /// A state of free constants, with paging off unless the assumptions let it range (CR0.PG a
+  /// literal 0 keeps the page walk out of the terms altogether).
+  func freeState() -> SymbolicState {
+    var s = SymbolicState.unconstrained(z3)
+    if !assumptions.pagingInSensitivityQueries {
+      let k = SystemRegister.allCases.firstIndex(of: .cr0)!
+      s.systemRegisters[k] = s.systemRegisters[k] & UInt64(~CR0.pg)
+    }
+    return s
+  }
+
+  public init(_ assumptions: ClassificationAssumptions = ClassificationAssumptions()) throws {
+    z3 = try Z3Context()
+    domain = TermDomain(z3)
+    self.assumptions = assumptions
+    partition = StatePartition(ownership: assumptions.ownership)
+  }
+
+  // MARK: Evaluations
+
+  /// One symbolic evaluation of an instruction from a state, at a CPL (or at every CPL in the
+  /// assumptions when the semantics never reads it).
+  struct Evaluation {
+    let step: SymbolicStep
+    let cpl: UInt8?
+  }
+
+  func evaluate(_ i: Instruction, from s: SymbolicState, cpl: UInt8) -> SymbolicStep {
+    SymbolicStep(
+      i, length: (try? Encoder.encode(i).count) ?? 1, from: s,
+      assumptions: StepAssumptions(cpl: cpl, iopl: assumptions.iopl), domain: domain)
+  }
+
+  /// The evaluations covering every CPL of the assumptions: one if the step never reads the CPL.
+  func evaluations(_ i: Instruction, from s: SymbolicState, cpls: [UInt8]) -> [Evaluation] {
+    let first = evaluate(i, from: s, cpl: cpls[0])
+    guard first.readsCPL else { return [Evaluation(step: first, cpl: nil)] }
+    return [Evaluation(step: first, cpl: cpls[0])]
+      + cpls.dropFirst().map { Evaluation(step: evaluate(i, from: s, cpl: $0), cpl: $0) }
+  }
+
+  /// What every state of a query satisfies: modelled, running, at the evaluation's CPL (or one
+  /// of `cpls`), the IOPL assumed, the code in memory, memory below the machine's size, and the
+  /// step retiring without vectoring through the IDT.
+  func precondition(_ e: Evaluation, bytes: [UInt8], cpls: [UInt8]) -> BoolExpr {
+    let s = e.step.initial
+    let rpl = s.segments[Int(SegmentRegister.cs.rawValue)].selector & 3
+    let cpl: BoolExpr =
+      if let c = e.cpl { rpl == UInt64(c) } else { BoolExpr.any(cpls.map { rpl == UInt64($0) }) }
+    var facts = [
+      SymbolicStep.modelled(s), !s.halted, cpl, s.iopl == UInt64(assumptions.iopl), e.step.retires,
+      e.step.codeInMemory(bytes), e.step.accessesBelow(assumptions.memorySize),
+    ]
+    facts += e.step.deliveries.map { !$0.condition }
+    if !assumptions.pagingInSensitivityQueries { facts.append(!StatePartition.register(s, .cr0).bit(31)) }
+    return BoolExpr.all(facts)
+  }
+
+  func solve(_ facts: [BoolExpr]) throws -> CheckResult {
+    let solver = Solver(z3)
+    for f in facts { solver.assert(f) }
+    if let smtDirectory {
+      let name = currentQuery.map { $0.isLetter || $0.isNumber ? $0 : "_" }
+      try (solver.smtlib2 + "(check-sat)\n").write(
+        toFile: "\(smtDirectory)/\(timings.count)-\(String(name)).smt2", atomically: true, encoding: .utf8)
+    }
+    let clock = ContinuousClock()
+    let start = clock.now
+    let result = try solver.check(limits: QueryLimits(resourceLimit: assumptions.resourceLimit))
+    timings.append((currentQuery, clock.now - start))
+    return result
+  }
+
+  // MARK: Control-sensitivity
+
+  /// For each owned resource: a non-trapping state whose step changes it, if any.
+  public func controlSensitivity(_ i: Instruction) throws -> [ResourceFinding] {
+    let bytes = try Encoder.encode(i)
+    let initial = freeState()
+    let evaluations = evaluations(i, from: initial, cpls: assumptions.cpls)
+    if let stale = evaluations.first(where: { !$0.step.staleReads.isEmpty }) {
+      let why = "the semantics read \(stale.step.staleReads.joined(separator: ", ")) after changing it"
+      return assumptions.ownership.resources.sorted().map {
+        ResourceFinding(resource: $0, kind: nil, answer: .unknown(why))
+      }
+    }
+    var findings: [ResourceFinding] = []
+    for r in ControlResource.allCases where assumptions.ownership.owns(r) {
+      var answer = SensitivityAnswer.none
+      for e in evaluations {
+        let changed: [BoolExpr]
+        switch r {
+        case .ports: changed = e.step.ports.map(\.condition)
+        case .paging: changed = e.step.invalidatedPages.map(\.condition)
+        default:
+          changed = zip(partition.parts(r, of: e.step.initial), partition.parts(r, of: e.step.final))
+            .compactMap {
+              SymbolicPart.identical($0.1, $1.1) ? nil : SymbolicPart.differ($0.1, $1.1)
+            }
+        }
+        if changed.isEmpty {
+          skipped += 1
+          continue
+        }
+        currentQuery = "\(i) control \(r.rawValue) cpl \(e.cpl.map(String.init) ?? "any")"
+        switch try solve([precondition(e, bytes: bytes, cpls: assumptions.cpls), BoolExpr.any(changed)]) {
+        case .sat(let model):
+          answer = .witness(
+            try Witness(model, steps: [e.step], cpls: [e.cpl], instruction: i, assumptions: assumptions))
+        case .unsat: continue
+        case .unknown(let why): answer = .unknown(why)
+        }
+        if case .witness = answer { break }
+      }
+      findings.append(ResourceFinding(resource: r, kind: nil, answer: answer))
+    }
+    return findings
+  }
+
+  // MARK: Behaviour-sensitivity
+
+  /// Pairs of non-trapping states, equal outside the control state but in one mode resource, or
+  /// relocated, that the step takes to states differing outside the control state.
+  public func behaviourSensitivity(_ i: Instruction) throws -> [ResourceFinding] {
+    let bytes = try Encoder.encode(i)
+    var findings: [ResourceFinding] = []
+    let owned = ControlResource.allCases.filter { assumptions.ownership.owns($0) && !$0.isEvent }
+    for r in owned where !r.isLocation {
+      findings.append(
+        ResourceFinding(resource: r, kind: .mode, answer: try modeQuery(i, bytes: bytes, varying: r)))
+    }
+    findings.append(
+      ResourceFinding(
+        resource: nil, kind: .location, answer: try locationQuery(i, bytes: bytes, varying: nil)))
+    for r in owned where r.isLocation && r != .eip {
+      findings.append(
+        ResourceFinding(resource: r, kind: .location, answer: try locationQuery(i, bytes: bytes, varying: r)))
+    }
+    return findings
+  }
+
+  /// A second state: `s` with the parts of `r` replaced by fresh constants (`name.2`).
+  func varied(_ s: SymbolicState, _ r: ControlResource) -> SymbolicState {
+    var t = s
+    func word(_ name: String) -> BitVector { z3.bitVectorConstant("\(name).2", width: 32) }
+    func register(_ x: SystemRegister, keep: UInt32 = 0) {
+      let k = SystemRegister.allCases.firstIndex(of: x)!
+      t.systemRegisters[k] = (s.systemRegisters[k] & UInt64(keep)) | (word(x.name) & UInt64(~keep))
+    }
+    func flag(_ f: Flag) {
+      t.flags[Flag.allCases.firstIndex(of: f)!] = z3.boolConstant("\(f.name.lowercased()).2")
+    }
+    let own = assumptions.ownership
+    switch r {
+    case .cr0: register(.cr0, keep: TranslationBits.cr0 | ~own.cr0Mask)
+    case .cr4: register(.cr4, keep: TranslationBits.cr4 | ~own.cr4Mask)
+    case .cr2: register(.cr2)
+    case .cr3: register(.cr3)
+    case .debugRegisters: for x in [SystemRegister.dr0, .dr1, .dr2, .dr3, .dr6, .dr7] { register(x) }
+    case .interruptFlag: flag(.if)
+    case .systemFlags: for f in StatePartition.systemFlags { flag(f) }
+    case .msrs:
+      for (k, m) in ModelSpecificRegister.all.enumerated() where m.kind != .timeStampCounter {
+        t.msrs[k] = (word("\(m.name).low"), word("\(m.name).high"))
+      }
+    case .tsc: t.timeStampCounter = (word("tsc.low"), word("tsc.high"))
+    case .activity: t.halted = z3.boolConstant("halted.2")
+    case .interruptShadow: t.interruptsInhibited = z3.boolConstant("interrupts.inhibited.2")
+    case .iopl: t.iopl = word("iopl")
+    case .segmentCaches:
+      for x in SegmentRegister.allCases {
+        let k = Int(x.rawValue)
+        t.segments[k].limit = word("\(x.name).limit")
+        t.segments[k].attributes = word("\(x.name).attributes")
+      }
+    case .descriptorTables:
+      register(.gdtrLimit)
+      register(.idtrLimit)
+    case .ldtr, .tr:
+      let k = Int((r == .ldtr ? SystemSegment.ldtr : .tr).rawValue)
+      let n = r.rawValue
+      t.systemSegments[k].selector = word("\(n).selector")
+      t.systemSegments[k].limit = word("\(n).limit")
+      t.systemSegments[k].attributes = word("\(n).attributes")
+    case .cpl, .eip, .paging, .ports: break
+    }
+    return t
+  }
+
+  /// Both states' visible parts after the step are the same terms, memory writes included:
+  /// equal in every pair, no query needed.
+  func identicallyVisible(_ a: SymbolicStep, _ b: SymbolicStep, displacement: BitVector?) -> Bool {
+    guard displacement == nil else { return false }
+    let pa = partition.visibleParts(of: a.final)
+    let pb = partition.visibleParts(of: b.final)
+    guard zip(pa, pb).allSatisfy({ SymbolicPart.identical($0.1, $1.1) }) else { return false }
+    let wa = a.final.memory.writes
+    let wb = b.final.memory.writes
+    return wa.count == wb.count
+      && zip(wa, wb).allSatisfy {
+        SymbolicPart.identical(.word($0.address), .word($1.address))
+          && SymbolicPart.identical(.word($0.byte), .word($1.byte))
+          && SymbolicPart.identical(.truth($0.condition), .truth($1.condition))
+      }
+  }
+
+  /// The two steps end differing outside the control state (memory compared through the
+  /// relocation: byte a of the first is byte a + displacement of the second).
+  func visiblyDiffer(_ a: SymbolicStep, _ b: SymbolicStep, displacement: BitVector?) -> BoolExpr {
+    let pa = partition.visibleParts(of: a.final)
+    let pb = partition.visibleParts(of: b.final)
+    let probe = z3.bitVectorConstant("probe", width: 32)
+    let moved = displacement.map { probe + $0 } ?? probe
+    let memory = a.final.memory.byte(at: probe) != b.final.memory.byte(at: moved)
+    return BoolExpr.any(zip(pa, pb).map { SymbolicPart.differ($0.1, $1.1) } + [memory])
+  }
+
+  func pairQuery(
+    _ i: Instruction, bytes: [UInt8], _ a: Evaluation, _ b: Evaluation, displacement: BitVector?,
+    extra: [BoolExpr] = [], queryName: String
+  ) throws -> SensitivityAnswer {
+    for e in [a, b] where !e.step.staleReads.isEmpty {
+      return .unknown("the semantics read \(e.step.staleReads.joined(separator: ", ")) after changing it")
+    }
+    if identicallyVisible(a.step, b.step, displacement: displacement) {
+      skipped += 1
+      return .none
+    }
+    let cpls = assumptions.cpls
+    currentQuery =
+      "\(i) \(queryName) cpl \(a.cpl.map(String.init) ?? "any")/\(b.cpl.map(String.init) ?? "any")"
+    let facts =
+      [
+        precondition(a, bytes: bytes, cpls: cpls), precondition(b, bytes: bytes, cpls: cpls),
+        visiblyDiffer(a.step, b.step, displacement: displacement),
+      ] + extra
+    switch try solve(facts) {
+    case .sat(let model):
+      return .witness(
+        try Witness(
+          model, steps: [a.step, b.step], cpls: [a.cpl, b.cpl], instruction: i, assumptions: assumptions,
+          displacement: displacement))
+    case .unsat: return .none
+    case .unknown(let why): return .unknown(why)
+    }
+  }
+
+  func modeQuery(_ i: Instruction, bytes: [UInt8], varying r: ControlResource) throws -> SensitivityAnswer {
+    let s = freeState()
+    let cpls = assumptions.cpls
+    if r == .cpl {
+      // Two CPLs over one state: CS's and SS's RPL differ, nothing else.
+      let probe = evaluate(i, from: s, cpl: cpls[0])
+      var t = s
+      for x in [SegmentRegister.cs, .ss] {
+        let k = Int(x.rawValue)
+        t.segments[k].selector =
+          (s.segments[k].selector & 0xFFFC) | (z3.bitVectorConstant("\(x.name).rpl.2", width: 32) & 3)
+      }
+      var sawUnknown: String?
+      for (m, a) in cpls.enumerated() {
+        for b in cpls[(m + 1)...] {
+          let ea = Evaluation(step: probe.readsCPL ? evaluate(i, from: s, cpl: a) : probe, cpl: a)
+          let eb = Evaluation(step: evaluate(i, from: t, cpl: b), cpl: b)
+          switch try pairQuery(i, bytes: bytes, ea, eb, displacement: nil, queryName: "mode cpl") {
+          case .witness(let w): return .witness(w)
+          case .unknown(let why): sawUnknown = why
+          case .none: break
+          }
+        }
+      }
+      return sawUnknown.map { .unknown($0) } ?? .none
+    }
+    let t = varied(s, r)
+    var sawUnknown: String?
+    for a in evaluations(i, from: s, cpls: cpls) {
+      let b = Evaluation(step: evaluate(i, from: t, cpl: a.cpl ?? cpls[0]), cpl: a.cpl)
+      // The states share CS: at an unread CPL both range over the CPLs, the same one in each.
+      switch try pairQuery(i, bytes: bytes, a, b, displacement: nil, queryName: "mode \(r.rawValue)") {
+      case .witness(let w): return .witness(w)
+      case .unknown(let why): sawUnknown = why
+      case .none: break
+      }
+    }
+    return sawUnknown.map { .unknown($0) } ?? .none
+  }
+
+  /// A location query: the second state relocated — memory and every segment and table base
+  /// but CS's (the model covers CS based at 0 only) moved by one displacement — and, for a
+  /// resource, its other parts (limits, attributes, selectors, CR3) free. Paging is off in both:
+  /// two page-table layouts presenting the same memory are a relocation this query does not
+  /// build (docs/popek-goldberg.md).
+  func locationQuery(_ i: Instruction, bytes: [UInt8], varying r: ControlResource?) throws
+    -> SensitivityAnswer
+  {
+    let s = freeState()
+    var t = r.map { varied(s, $0) } ?? s
+    let displacement: BitVector? = r == nil ? z3.bitVectorConstant("displacement", width: 32) : nil
+    if let displacement {
+      for x in SegmentRegister.allCases where x != .cs {
+        t.segments[Int(x.rawValue)].base = s.segments[Int(x.rawValue)].base + displacement
+      }
+      for k in t.systemSegments.indices { t.systemSegments[k].base = s.systemSegments[k].base + displacement }
+      for x in [SystemRegister.gdtrBase, .idtrBase] {
+        let k = SystemRegister.allCases.firstIndex(of: x)!
+        t.systemRegisters[k] = s.systemRegisters[k] + displacement
+      }
+      t.memory.displacement = displacement
+    }
+    let pagingOff = !StatePartition.register(s, .cr0).bit(31)
+    var sawUnknown: String?
+    for a in evaluations(i, from: s, cpls: assumptions.cpls) {
+      let b = Evaluation(step: evaluate(i, from: t, cpl: a.cpl ?? assumptions.cpls[0]), cpl: a.cpl)
+      switch try pairQuery(
+        i, bytes: bytes, a, b, displacement: displacement,
+        extra: [pagingOff, !StatePartition.register(t, .cr0).bit(31)],
+        queryName: "location \(r?.rawValue ?? "relocation")")
+      {
+      case .witness(let w): return .witness(w)
+      case .unknown(let why): sawUnknown = why
+      case .none: break
+      }
+    }
+    return sawUnknown.map { .unknown($0) } ?? .none
+  }
+}
