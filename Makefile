@@ -3,7 +3,7 @@
 SWIFT ?= swift
 RELEASE_BIN = .build/release/virtlab
 
-.PHONY: setup build release demo test bench difftest fuzz format lint clean
+.PHONY: setup build release demo test bench difftest fuzz format lint clean catalogue
 
 setup:
 	@scripts/setup
@@ -24,6 +24,11 @@ demo: release
 	@echo
 	@echo "== models/smt/identities.smt2 (unsat = holds for all x; sat = refuted)"
 	$(RELEASE_BIN) smt models/smt/identities.smt2
+
+# The Popek–Goldberg catalogue (docs/catalogue.md, .json): regenerate after a semantics change;
+# `make test` fails while the committed one differs from what the semantics give.
+catalogue: release
+	$(RELEASE_BIN) verify pg --config ring1 --catalogue docs/catalogue > /dev/null; test $$? -le 1
 
 # Debug build (-Onone), as `swift test` does: see docs/testing.md for what that means.
 test: setup

@@ -56,7 +56,7 @@ let package = Package(
     .executableTarget(name: "virtlab-fuzz", dependencies: ["ExecEngine"], swiftSettings: strict),
     .executableTarget(name: "virtlab-difftest", dependencies: ["ISATestSupport"], swiftSettings: strict),
     .executableTarget(
-      name: "virtlab-bench", dependencies: ["Z3", "ExecEngine"], swiftSettings: strict),
+      name: "virtlab-bench", dependencies: ["Z3", "ExecEngine", "Verifier"], swiftSettings: strict),
 
     .testTarget(name: "Z3Tests", dependencies: ["Z3"], swiftSettings: strict),
     .testTarget(

@@ -92,6 +92,10 @@ public protocol ExecutionContext {
   /// one intercept point). Natively nothing happens; the Verifier records that control went to
   /// whoever owns the IDT, and a monitor will claim the event here.
   mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt)
+  /// Whether the instruction-wide CPL 0 check applies (`Mnemonic.requiresCPL0`, the definition).
+  /// Only a mutation test varies it — to show a verdict depends on the check, without a second
+  /// copy of any semantics.
+  func checksCPL0(_ m: Mnemonic) -> Bool
   /// Enters the halt state after this instruction retires.
   mutating func halt()
   /// Holds off interrupts until the next instruction has retired (STI that sets IF, MOV SS,
@@ -115,6 +119,9 @@ extension ExecutionContext {
 
   @inlinable @inline(__always)
   public mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt) {}
+
+  @inlinable @inline(__always)
+  public func checksCPL0(_ m: Mnemonic) -> Bool { m.requiresCPL0 }
 
   @inlinable
   public mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)

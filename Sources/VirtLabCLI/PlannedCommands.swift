@@ -19,16 +19,6 @@ extension PlannedCommand {
   }
 }
 
-struct VerifyCommand: PlannedCommand {
-  static let name = "verify"
-  static let arrivesWith = "the Verifier issue (Popek–Goldberg classification and trap-completeness)"
-  static let configuration = CommandConfiguration(
-    commandName: name,
-    abstract: "Prove or refute trap-completeness and isolation with Z3 (not available yet).")
-  @Argument(help: "What to verify.") var inputs: [String] = []
-  @OptionGroup var output: OutputOptions
-}
-
 struct SimulateCommand: PlannedCommand {
   static let name = "simulate"
   static let arrivesWith = "the Simulator issue"

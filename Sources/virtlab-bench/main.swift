@@ -1,5 +1,5 @@
 // `make bench`: performance figures, each against a peer measured in the same run.
-// `virtlab-bench [engine] [kernels] [z3]` runs a part; no argument runs all.
+// `virtlab-bench [engine] [kernels] [z3] [catalogue]` runs a part; no argument runs all.
 import Foundation
 
 let parts = Set(CommandLine.arguments.dropFirst())
@@ -38,6 +38,10 @@ if all || parts.contains("kernels") {
 
 if all || parts.contains("z3") {
   failed = try z3Bench() || failed
+}
+
+if all || parts.contains("catalogue") {
+  for line in try catalogueBench() { print(line) }
 }
 
 if failed { exit(1) }

@@ -52,13 +52,31 @@ struct VirtLabProcess {
 
   @Test(arguments: ["verify", "run", "simulate", "explore", "report", "smt", "version"])
   func everySubcommandHasHelp(sub: String) throws {
-    let r = try VirtLabProcess.run([sub, "--help"])
+    // verify has subcommands of its own: its options are pg's.
+    let words = sub == "verify" ? ["verify", "pg"] : [sub]
+    let r = try VirtLabProcess.run(words + ["--help"])
     #expect(r.code == 0)
-    #expect(r.out.contains("USAGE: virtlab \(sub)"))
+    #expect(r.out.contains("USAGE: virtlab \(words.joined(separator: " "))"))
     #expect(r.out.contains("--json"))
   }
 
-  @Test(arguments: ["verify", "simulate", "explore", "report"])
+  @Test func verifyPGExitCodesFollowTheVerdict() throws {
+    let fails = try VirtLabProcess.run(["verify", "pg", "--config", "ring1", "--only", "sgdt", "--replay"])
+    #expect(fails.code == 1)
+    #expect(fails.out.contains("Theorem 1 (trap-and-emulate): fails"))
+    #expect(fails.out.contains("sgdt [ebx]: location:relocation"))
+    let holds = try VirtLabProcess.run(["verify", "pg", "--config", "ring3", "--only", "hlt", "--json"])
+    #expect(holds.code == 0)
+    let report = try JSONSerialization.jsonObject(with: Data(holds.out.utf8)) as? [String: Any]
+    #expect((report?["result"] as? [String: Any])?["report"] != nil)
+    let bad = try VirtLabProcess.run(["verify", "pg", "--config", "ring7"])
+    #expect(bad.code == 64)
+    #expect(bad.err.contains("--config ring7: unknown configuration"))
+    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "vtx"]).code == 69)
+    #expect(try VirtLabProcess.run(["verify", "pg", "--only", "nothing-like-this"]).code == 64)
+  }
+
+  @Test(arguments: ["simulate", "explore", "report"])
   func plannedSubcommandsSaySoWithCode69(sub: String) throws {
     let r = try VirtLabProcess.run([sub, "anything"])
     #expect(r.code == 69)

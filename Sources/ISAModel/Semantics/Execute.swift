@@ -6,7 +6,7 @@ extension Semantics {
   public static func execute<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
     // Checks the SDM states for the instruction as a whole come first (attributes, not code).
-    if i.mnemonic.requiresCPL0 { try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0)) }
+    if c.checksCPL0(i.mnemonic) { try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0)) }
     switch i.mnemonic {
     case .add: try add(&c, i)
     case .or: try or(&c, i)

@@ -22,6 +22,9 @@ public struct ClassificationAssumptions: Sendable, Hashable, Codable {
   /// symbolic page walks make the queries far slower, and paging changes no sensitivity verdict
   /// of an instruction that retires — a U/S or R/W check that fails traps (docs/popek-goldberg.md).
   public var pagingInSensitivityQueries = false
+  /// Every data, stack and code segment's limit is at most this (a ring-1 monitor truncates
+  /// the guest's segments below itself); nil: limits are free.
+  public var segmentLimitCeiling: UInt32?
   /// Z3's deterministic resource limit per query (`rlimit`), so load cannot change an answer.
   public var resourceLimit: UInt32 = 20_000_000
 
@@ -79,12 +82,29 @@ public final class SensitivityClassifier {
   /// A state of free constants, with paging off unless the assumptions let it range (CR0.PG a
   /// literal 0 keeps the page walk out of the terms altogether).
   func freeState() -> SymbolicState {
-    var s = SymbolicState.unconstrained(z3)
+    var s = Self.storedWidths(SymbolicState.unconstrained(z3))
     if !assumptions.pagingInSensitivityQueries {
       let k = SystemRegister.allCases.firstIndex(of: .cr0)!
       s.systemRegisters[k] = s.systemRegisters[k] & UInt64(~CR0.pg)
     }
     return s
+  }
+
+  /// Parts the machine stores in 16 bits (selectors, attributes, the GDTR and IDTR limits) cut
+  /// to 16 bits, as `CPUState` holds them: a witness must be a state the engine can hold.
+  static func storedWidths(_ s: SymbolicState) -> SymbolicState {
+    var t = s
+    func cut(_ c: SegmentCache<BitVector>) -> SegmentCache<BitVector> {
+      SegmentCache(
+        selector: c.selector & 0xFFFF, base: c.base, limit: c.limit, attributes: c.attributes & 0xFFFF)
+    }
+    t.segments = s.segments.map(cut)
+    t.systemSegments = s.systemSegments.map(cut)
+    for r in [SystemRegister.gdtrLimit, .idtrLimit] {
+      let k = SystemRegister.allCases.firstIndex(of: r)!
+      t.systemRegisters[k] = s.systemRegisters[k] & 0xFFFF
+    }
+    return t
   }
 
   public init(_ assumptions: ClassificationAssumptions = ClassificationAssumptions()) throws {
@@ -131,6 +151,45 @@ public final class SensitivityClassifier {
     ]
     facts += e.step.deliveries.map { !$0.condition }
     if !assumptions.pagingInSensitivityQueries { facts.append(!StatePartition.register(s, .cr0).bit(31)) }
+    facts.append(Self.reachableCaches(s))
+    // The machine a witness replays on keeps its local APIC at 0xFEE00000, enabled (the engine
+    // calls a move of IA32_APIC_BASE a model gap).
+    if let k = ModelSpecificRegister.all.firstIndex(where: { $0.index == 0x1B }) {
+      let low = s.msrs[k].low
+      facts.append((low & 0xFFFF_F000) == 0xFEE0_0000 && low.bit(11))
+    }
+    if let ceiling = assumptions.segmentLimitCeiling {
+      facts += s.segments.map { $0.limit.unsignedLessOrEqual($0.limit.constant(UInt64(ceiling))) }
+    }
+    return BoolExpr.all(facts)
+  }
+
+  /// Descriptor caches as loads leave them (SDM Vol. 3A §5.4–5.6): CS a present code segment,
+  /// SS a present writable data segment, the other four present code-or-data or not usable
+  /// (P = 0); LDTR not usable or an LDT, TR a 32-bit TSS. Other caches no instruction can
+  /// produce, so no verdict should rest on them.
+  static func reachableCaches(_ s: SymbolicState) -> BoolExpr {
+    func seg(_ x: SegmentRegister) -> BitVector { s.segments[Int(x.rawValue)].attributes }
+    let cs = seg(.cs)
+    let ss = seg(.ss)
+    var facts = [cs.bit(7) && cs.bit(4) && cs.bit(3), ss.bit(7) && ss.bit(4) && !ss.bit(3) && ss.bit(1)]
+    for x in [SegmentRegister.es, .ds, .fs, .gs] {
+      let a = seg(x)
+      // Code segments are loaded into data registers only when readable.
+      facts.append(!a.bit(7) || (a.bit(4) && (!a.bit(3) || a.bit(1))))
+    }
+    let ldtr = s.systemSegments[Int(SystemSegment.ldtr.rawValue)].attributes
+    let tr = s.systemSegments[Int(SystemSegment.tr.rawValue)].attributes
+    facts.append(!ldtr.bit(7) || (ldtr & 0x1F) == 0x02)
+    facts.append(tr.bit(7) && ((tr & 0x1F) == 0x09 || (tr & 0x1F) == 0x0B))
+    // Descriptor tables do not wrap around 4 GiB (an IRETD witness whose GDT wrapped did not
+    // replay: docs/verifier.md, "Next").
+    for (base, limit) in [(SystemRegister.gdtrBase, SystemRegister.gdtrLimit), (.idtrBase, .idtrLimit)] {
+      let b = StatePartition.register(s, base)
+      facts.append(b.unsignedLessOrEqual(b + (StatePartition.register(s, limit) & 0xFFFF)))
+    }
+    let ldt = s.systemSegments[Int(SystemSegment.ldtr.rawValue)]
+    facts.append(ldt.base.unsignedLessOrEqual(ldt.base + ldt.limit))
     return BoolExpr.all(facts)
   }
 
@@ -262,7 +321,7 @@ public final class SensitivityClassifier {
       t.systemSegments[k].attributes = word("\(n).attributes")
     case .cpl, .eip, .paging, .ports: break
     }
-    return t
+    return Self.storedWidths(t)
   }
 
   /// Both states' visible parts after the step are the same terms, memory writes included:

@@ -134,7 +134,11 @@ public struct SymbolicContext: ExecutionContext {
   public mutating func setSegment(_ s: SegmentRegister, _ v: SegmentCache<BitVector>) throws(Interrupt) {
     let k = Int(s.rawValue)
     state.segments[k] = update(v, state.segments[k])
-    if s == .cs { codeSegmentLoaded = true }
+    // A load that keeps the RPL at the assumed CPL (a far JMP or CALL to the same level) leaves
+    // the CPL a Swift value; any other makes it a term.
+    if s == .cs, codeSegmentLoaded || (v.selector & 3).simplified().literalValue != UInt64(assumptions.cpl) {
+      codeSegmentLoaded = true
+    }
   }
   public func systemSegment(_ s: SystemSegment) -> SegmentCache<BitVector> {
     state.systemSegments[Int(s.rawValue)]
@@ -162,6 +166,12 @@ public struct SymbolicContext: ExecutionContext {
   }
   public mutating func setMSR(_ m: ModelSpecificRegister, low: BitVector, high: BitVector) throws(Interrupt) {
     guard let k = ModelSpecificRegister.all.firstIndex(of: m) else { return }
+    // The machine's gap, as the engine's Core has it: its local APIC stays at 0xFEE00000, enabled.
+    if m.index == 0x1B {
+      try modelGap(
+        "relocating or disabling the local APIC (IA32_APIC_BASE)",
+        when: (low & 0xFFFF_F000) != 0xFEE0_0000 || !low.bit(11))
+    }
     state.msrs[k] = (update(low, state.msrs[k].low), update(high, state.msrs[k].high))
   }
   public var timeStampCounter: (low: BitVector, high: BitVector) { state.timeStampCounter }
@@ -376,6 +386,10 @@ public struct SymbolicContext: ExecutionContext {
 
   public mutating func vectoring(_ vector: UInt8, source: EventSource) throws(Interrupt) {
     deliveries.append((vector, path))
+  }
+
+  public func checksCPL0(_ m: Mnemonic) -> Bool {
+    m.requiresCPL0 && !domain.droppedCPL0Checks.contains(m)
   }
 
   public mutating func halt() { state.halted = update(z3.true, state.halted) }

@@ -74,12 +74,13 @@ public struct SymbolicStep {
   }
 
   /// The states the model covers, as the engine does (`Machine.unmodelled`): protected mode,
-  /// no single-step trap, no virtual-8086 mode, a code segment based at 0.
+  /// no single-step trap, no virtual-8086 mode, a 32-bit code segment based at 0.
   public static func modelled(_ s: SymbolicState) -> BoolExpr {
     let flags = Dictionary(uniqueKeysWithValues: zip(Flag.allCases, s.flags))
     let cr0 = s.systemRegisters[SystemRegister.allCases.firstIndex(of: .cr0)!]
-    return cr0.bit(0) && !flags[.tf]! && !flags[.vm]!
-      && s.segments[Int(SegmentRegister.cs.rawValue)].base == 0
+    let cs = s.segments[Int(SegmentRegister.cs.rawValue)]
+    // CS.D = 1: the instruction is the one a 32-bit code segment decodes (IRET is IRETD).
+    return cr0.bit(0) && !flags[.tf]! && !flags[.vm]! && cs.base == 0 && cs.attributes.bit(14)
   }
 
   /// What the assumptions say of the initial state: CS.RPL is the CPL, IOPL as given.

@@ -20,6 +20,9 @@ public final class TermDomain: SemanticDomain {
   public internal(set) var staleReads: [String] = []
   /// The step read the CPL or the IOPL as a Swift value: its terms then depend on the
   /// assumption, and a query over another CPL or IOPL needs its own evaluation.
+  /// Instructions whose CPL 0 check is left out: a mutation, for tests that show a verdict
+  /// rests on the check.
+  public var droppedCPL0Checks: Set<Mnemonic> = []
   public internal(set) var readsCPL = false
   public internal(set) var readsIOPL = false
 
