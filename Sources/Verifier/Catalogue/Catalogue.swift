@@ -76,7 +76,7 @@ extension SensitivityClassifier {
     switch try solve([precondition(e, bytes: bytes, cpls: [cpl])]) {
     case .sat(let model):
       return .witness(
-        try Witness(model, steps: [step], cpls: [cpl], instruction: i, assumptions: assumptions))
+        try Witness(model, steps: [step], cpls: [cpl], instruction: i))
     case .unsat: return .none
     case .unknown(let why): return .unknown(why)
     }

@@ -70,11 +70,11 @@ extension Witness {
     default:
       let z3 = try Z3Context()
       let partition = StatePartition(ownership: assumptions.ownership)
-      let changed = try zip(
+      let changed = zip(
         partition.parts(resource, of: SymbolicState(run.before, memory: nil, in: z3)),
         partition.parts(resource, of: SymbolicState(run.after, memory: nil, in: z3))
       ).compactMap { a, b in
-        try SymbolicPart.literalsDiffer(a.1, b.1) ? "\(a.0): \(a.1.literal) → \(b.1.literal)" : nil
+        a.1.literal != b.1.literal ? "\(a.0): \(a.1.literal) → \(b.1.literal)" : nil
       }
       return ReplayVerdict(
         confirmed: !changed.isEmpty,
@@ -91,11 +91,11 @@ extension Witness {
     }
     let z3 = try Z3Context()
     let partition = StatePartition(ownership: assumptions.ownership)
-    var differences = try zip(
+    var differences = zip(
       partition.visibleParts(of: SymbolicState(runs[0].after, memory: nil, in: z3)),
       partition.visibleParts(of: SymbolicState(runs[1].after, memory: nil, in: z3))
     ).compactMap { a, b in
-      try SymbolicPart.literalsDiffer(a.1, b.1) ? "\(a.0): \(a.1.literal) vs \(b.1.literal)" : nil
+      a.1.literal != b.1.literal ? "\(a.0): \(a.1.literal) vs \(b.1.literal)" : nil
     }
     let d = displacement ?? 0
     // Bytes the steps may have written: every touched address of either state.
@@ -114,11 +114,6 @@ extension Witness {
 func hex(_ v: UInt32) -> String { "0x" + String(v, radix: 16, uppercase: true) }
 
 extension SymbolicPart {
-  /// Two literal parts differ (both from concrete states).
-  static func literalsDiffer(_ a: SymbolicPart, _ b: SymbolicPart) throws -> Bool {
-    a.literal != b.literal
-  }
-
   /// The part's value as text, for a literal part.
   var literal: String {
     switch self {

@@ -243,7 +243,7 @@ public final class SensitivityClassifier {
         switch try solve([precondition(e, bytes: bytes, cpls: assumptions.cpls), BoolExpr.any(changed)]) {
         case .sat(let model):
           answer = .witness(
-            try Witness(model, steps: [e.step], cpls: [e.cpl], instruction: i, assumptions: assumptions))
+            try Witness(model, steps: [e.step], cpls: [e.cpl], instruction: i))
         case .unsat: continue
         case .unknown(let why): answer = .unknown(why)
         }
@@ -375,7 +375,7 @@ public final class SensitivityClassifier {
     case .sat(let model):
       return .witness(
         try Witness(
-          model, steps: [a.step, b.step], cpls: [a.cpl, b.cpl], instruction: i, assumptions: assumptions,
+          model, steps: [a.step, b.step], cpls: [a.cpl, b.cpl], instruction: i,
           displacement: displacement))
     case .unsat: return .none
     case .unknown(let why): return .unknown(why)

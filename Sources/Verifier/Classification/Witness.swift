@@ -27,7 +27,7 @@ public struct Witness: Sendable, Hashable, Codable {
 
   init(
     _ model: Model, steps: [SymbolicStep], cpls: [UInt8?], instruction: Instruction,
-    assumptions: ClassificationAssumptions, displacement: BitVector? = nil
+    displacement: BitVector? = nil
   ) throws {
     self.instruction = instruction
     self.displacement = try displacement.map { UInt32(try model.evaluate($0)) }
