@@ -21,7 +21,9 @@ let package = Package(
     .library(name: "Z3", targets: ["Z3"]),
   ],
   dependencies: [
-    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    // Model files (DESIGN.md decision 13): YAML with every node's line, read by one loader.
+    .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
   ],
   targets: [
     .systemLibrary(
@@ -39,7 +41,9 @@ let package = Package(
     .target(
       name: "ISATestSupport", dependencies: ["ISAModel", "ExecEngine", "UnicornReference"],
       swiftSettings: strict),
-    .target(name: "Architectures", dependencies: ["ISAModel"], swiftSettings: strict),
+    .target(
+      name: "Architectures", dependencies: ["ISAModel", .product(name: "Yams", package: "Yams")],
+      swiftSettings: strict),
     .target(
       name: "Simulator", dependencies: ["ExecEngine", "Architectures"], swiftSettings: strict),
     .target(

@@ -443,6 +443,11 @@ struct Core: ExecutionContext {
     if condition.isSet { throw .fault(Fault(vector, errorCode: code)) }
   }
 
+  /// Never called: the engine does not run VMX non-root operation yet (`vmx` is nil).
+  mutating func exitVM(_ reason: VMExitReason, qualification: UInt32, when condition: Bit) throws(Interrupt) {
+    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification)) }
+  }
+
   @inline(__always)
   mutating func modelGap(_ what: String, when condition: Bit) throws(Interrupt) {
     if condition.isSet { throw .modelGap(what) }

@@ -11,6 +11,8 @@ public enum StopReason: Hashable, Sendable, Codable {
   case halted
   case fault(Fault)
   case modelGap(String)
+  /// In VMX non-root operation, a VM exit (the engine does not enter non-root operation yet).
+  case vmExit(VMExit)
   case budgetExhausted
   /// The guest wrote this value to the debug-exit port.
   case debugExit(UInt32)
@@ -192,6 +194,7 @@ public final class Machine {
     case .halted: return .halted
     case .fault(let f): return .fault(f)
     case .modelGap(let what): return .modelGap(what)
+    case .vmExit(let e): return .vmExit(e)
     }
   }
 
@@ -293,6 +296,8 @@ public final class Machine {
         case .fault(let f): fault = f
         case .modelGap(let what):
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
+        case .vmExit(let e):
+          return RunOutcome(reason: .vmExit(e), eip: c.eip, instructionsRetired: retired)
         }
       } else {
         if c.halted && !Self.canWake(c) {
@@ -355,6 +360,7 @@ public final class Machine {
     } catch {
       switch error {
       case .modelGap(let what): return .modelGap(what)
+      case .vmExit(let e): return .vmExit(e)
       case .fault(let f): return deliverException(f, &c)
       }
     }
@@ -375,6 +381,7 @@ public final class Machine {
       } catch {
         switch error {
         case .modelGap(let what): return .modelGap(what)
+        case .vmExit(let e): return .vmExit(e)
         case .fault(let second):
           chain.append(second)
           if pending.vector == .df { return .shutdown(chain) }

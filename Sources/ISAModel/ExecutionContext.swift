@@ -96,6 +96,11 @@ public protocol ExecutionContext {
   /// Only a mutation test varies it — to show a verdict depends on the check, without a second
   /// copy of any semantics.
   func checksCPL0(_ m: Mnemonic) -> Bool
+  /// The processor in VMX non-root operation (the current VMCS's controls), or nil outside it.
+  var vmx: VMXNonRoot? { get }
+  /// Ends the step as a VM exit when `condition` holds (SDM Vol. 3C §27.1); only ever called
+  /// when `vmx` is set.
+  mutating func exitVM(_ reason: VMExitReason, qualification: Value, when condition: Truth) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
   mutating func halt()
   /// Holds off interrupts until the next instruction has retired (STI that sets IF, MOV SS,
@@ -122,6 +127,9 @@ extension ExecutionContext {
 
   @inlinable @inline(__always)
   public func checksCPL0(_ m: Mnemonic) -> Bool { m.requiresCPL0 }
+
+  @inlinable @inline(__always)
+  public var vmx: VMXNonRoot? { nil }
 
   @inlinable
   public mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)

@@ -73,6 +73,8 @@ public struct Fault: Hashable, Sendable, Codable, CustomStringConvertible {
 /// does not implement (never reported as a fault).
 public enum Interrupt: Error, Hashable, Sendable {
   case fault(Fault)
+  /// VMX non-root operation left for the VMM (DESIGN.md decision 4).
+  case vmExit(VMExit)
   case modelGap(String)
 }
 
@@ -82,6 +84,8 @@ public enum StepResult: Hashable, Sendable, Codable {
   /// The instruction faulted (and, if the machine delivers exceptions, the fault was delivered).
   case fault(Fault)
   case halted
+  /// In VMX non-root operation, the step ended in a VM exit.
+  case vmExit(VMExit)
   /// A triple fault: the processor shut down.
   case shutdown
   case modelGap(String)

@@ -122,6 +122,8 @@ struct RunCommand: ParsableCommand {
       case .fault(let f): (.guestFault, "fault", f.description)
       case .shutdown(let chain): (.guestFault, "shutdown", Self.tripleFault(chain))
       case .modelGap(let what): (.modelGap, "model-gap", what)
+      // `virtlab run` never enters VMX non-root operation, so a VM exit would be a model bug.
+      case .vmExit(let e): (.internalError, "vm-exit", e.description)
       case .budgetExhausted: (.budgetExhausted, "budget-exhausted", "\(budget) instructions")
       case .debugExit(let value): (.success, "debug-exit", "0x" + String(value, radix: 16))
       }
@@ -153,6 +155,7 @@ struct RunCommand: ParsableCommand {
         case .fault(let f): "fault \(f)"
         case .shutdown(let chain): "shutdown: triple fault (\(Self.tripleFault(chain)))"
         case .modelGap(let what): "model gap: \(what) is not modelled yet"
+        case .vmExit(let e): e.description
         case .budgetExhausted: "budget of \(budget) steps exhausted (the guest may run forever)"
         case .debugExit(let value): "debug exit with value 0x\(String(value, radix: 16))"
         }

@@ -18,12 +18,14 @@ struct PopekGoldbergCommand: ParsableCommand {
     abstract: "Classify every instruction form and check a monitor configuration (Popek & Goldberg).",
     discussion: """
       Configurations: ring1 and ring3 (trap-and-emulate with the guest kernel at that ring; \
-      Theorem 1) and hybrid (Theorem 3). vtx and bt are not available yet (exit 69). Exit 0 \
-      when the theorem holds, 1 when it fails (each culprit listed with its witness), 3 when a \
-      query hit Z3's resource limit and the verdict cannot be decided.
+      Theorem 1), hybrid (Theorem 3), and vtx=PRESET or vtx=FILE (VT-x trap-completeness \
+      against what the VMM owns; presets: first-generation (the default for vtx), later; files: \
+      models/vmx/*.yaml). bt is not available yet (exit 69). Exit 0 when the theorem holds, 1 \
+      when it fails (each culprit listed with its witness), 3 when a query hit Z3's resource \
+      limit and the verdict cannot be decided, 64 for a bad option or model file.
       """)
 
-  @Option(name: .long, help: "ring1, ring3 or hybrid.")
+  @Option(name: .long, help: "ring1, ring3, hybrid, vtx[=PRESET|FILE].")
   var config = "ring1"
 
   @Option(name: .long, help: "Only the instructions whose mnemonic or form contains this text.")
@@ -32,7 +34,7 @@ struct PopekGoldbergCommand: ParsableCommand {
   @Option(name: .customLong("emit-smt2"), help: "Write every query as an SMT-LIB2 file into this directory.")
   var emitSMT2: String?
 
-  @Flag(name: .long, help: "Replay each culprit's witness on the engine at the guest's CPL.")
+  @Flag(name: .long, help: "Replay each culprit's witness on the engine at the guest's CPL and at CPL 0.")
   var replay = false
 
   @Option(name: .long, help: "Write the catalogue (Markdown and JSON) to this path prefix.")
@@ -45,21 +47,63 @@ struct PopekGoldbergCommand: ParsableCommand {
     let replays: [String: String]?
   }
 
+  /// What `--config` names.
+  enum Checked {
+    case monitor(MonitorConfiguration)
+    case vtx(VTXConfiguration)
+  }
+
+  /// Parses `--config`; a bad name or file is an input error listing every problem.
+  func checked(_ reporter: inout Reporter) throws -> Checked {
+    if let m = MonitorConfiguration(rawValue: config) { return .monitor(m) }
+    if config == "vtx" || config.hasPrefix("vtx=") {
+      let name = config == "vtx" ? "first-generation" : String(config.dropFirst(4))
+      let c: VTXConfiguration
+      if let preset = VTXConfiguration.preset(named: name) {
+        c = preset
+      } else if name.contains("/") || name.hasSuffix(".yaml") || name.hasSuffix(".yml") {
+        do {
+          c = try VTXConfiguration.load(name)
+        } catch {
+          throw reporter.finish(.inputError, result: NoResult?.none, error: error.description)
+        }
+      } else {
+        throw reporter.finish(
+          .inputError, result: NoResult?.none,
+          error:
+            "virtlab verify pg: --config \(config): no VT-x preset '\(name)' (presets: "
+            + VTXConfiguration.presets.map(\.name).joined(separator: ", ") + "; or a .yaml file)")
+      }
+      let problems = c.problems()
+      if !problems.isEmpty {
+        throw reporter.finish(
+          .inputError, result: NoResult?.none,
+          error: "virtlab verify pg: --config \(config): VM entry would fail:\n"
+            + problems.map { "  \($0)" }.joined(separator: "\n"))
+      }
+      if replay {
+        throw reporter.finish(
+          .notAvailable, result: NoResult?.none,
+          error: "virtlab verify pg: --replay: the engine does not run VMX non-root operation yet")
+      }
+      return .vtx(c)
+    }
+    if config.hasPrefix("bt") {
+      throw reporter.finish(
+        .notAvailable, result: NoResult?.none,
+        error: "virtlab verify pg: --config \(config): the binary-translation check is not available yet")
+    }
+    throw reporter.finish(
+      .inputError, result: NoResult?.none,
+      error:
+        "virtlab verify pg: --config \(config): unknown configuration (ring1, ring3, hybrid, vtx[=PRESET|FILE])"
+    )
+  }
+
   func run() throws {
     var reporter = Reporter(command: "verify pg", resultSchema: "virtlab.verify-pg/1", json: output.json)
     reporter.inputs = ["config": config, "only": only ?? "", "replay": String(replay)]
-    guard let configuration = MonitorConfiguration(rawValue: config) else {
-      if config.hasPrefix("vtx") || config.hasPrefix("bt") {
-        throw reporter.finish(
-          .notAvailable, result: NoResult?.none,
-          error:
-            "virtlab verify pg: --config \(config): the VT-x and binary-translation checks are not available yet"
-        )
-      }
-      throw reporter.finish(
-        .inputError, result: NoResult?.none,
-        error: "virtlab verify pg: --config \(config): unknown configuration (ring1, ring3, hybrid)")
-    }
+    let configuration = try checked(&reporter)
     if let emitSMT2 {
       do {
         try FileManager.default.createDirectory(atPath: emitSMT2, withIntermediateDirectories: true)
@@ -79,16 +123,21 @@ struct PopekGoldbergCommand: ParsableCommand {
           error: "virtlab verify pg: --only \(only): no instruction matches")
       }
     }
-    let report = try configuration.check(instructions, smtDirectory: emitSMT2)
+    let report: ConfigurationReport
     var replays: [String: String]?
-    if replay {
-      var r: [String: String] = [:]
-      for c in report.culprits {
-        guard let w = c.witness.witness else { continue }
-        let run = ReplayRun(w.states[0], memorySize: Int(configuration.assumptions.memorySize))
-        r[c.instruction] = "at CPL \(c.retiresAtCPL) the engine ends with \(run.result)"
+    switch configuration {
+    case .vtx(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
+    case .monitor(let m):
+      report = try m.check(instructions, smtDirectory: emitSMT2)
+      if replay {
+        var r: [String: String] = [:]
+        for c in report.culprits {
+          guard let w = c.witness.witness else { continue }
+          r[c.instruction] =
+            DeprivilegedReplay(w.states[0], memorySize: Int(m.assumptions.memorySize)).description
+        }
+        replays = r
       }
-      replays = r
     }
     if let catalogue {
       do {

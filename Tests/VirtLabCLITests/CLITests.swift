@@ -72,8 +72,27 @@ struct VirtLabProcess {
     let bad = try VirtLabProcess.run(["verify", "pg", "--config", "ring7"])
     #expect(bad.code == 64)
     #expect(bad.err.contains("--config ring7: unknown configuration"))
-    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "vtx"]).code == 69)
+    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "bt"]).code == 69)
     #expect(try VirtLabProcess.run(["verify", "pg", "--only", "nothing-like-this"]).code == 64)
+  }
+
+  @Test func verifyPGChecksVTXPresetsAndFiles() throws {
+    let models = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("models/vmx").path
+    let holds = try VirtLabProcess.run(["verify", "pg", "--config", "vtx", "--only", "cr0"])
+    #expect(holds.code == 0, "\(holds.out)")
+    #expect(holds.out.contains("configuration vtx=first-generation"))
+    let fails = try VirtLabProcess.run(
+      ["verify", "pg", "--config", "vtx=\(models)/ablations/no-wp-mask.yaml", "--only", "cr0"])
+    #expect(fails.code == 1)
+    #expect(fails.out.contains("mov eax, cr0: behaviour:mode:cr0"))
+    let unknownPreset = try VirtLabProcess.run(["verify", "pg", "--config", "vtx=pentium"])
+    #expect(unknownPreset.code == 64)
+    #expect(unknownPreset.err.contains("no VT-x preset 'pentium'"))
+    let missing = try VirtLabProcess.run(["verify", "pg", "--config", "vtx=/nonexistent/x.yaml"])
+    #expect(missing.code == 64)
+    #expect(missing.err.contains("/nonexistent/x.yaml: error: cannot read the file"))
+    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "vtx=later", "--replay"]).code == 69)
   }
 
   @Test(arguments: ["simulate", "explore", "report"])

@@ -6,7 +6,11 @@ extension Semantics {
   public static func execute<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
     // Checks the SDM states for the instruction as a whole come first (attributes, not code).
+    // In VMX non-root operation the exit decision is made around them (SDM Vol. 3C §25.1.1).
+    let nonRoot = c.vmx
+    if let nonRoot { try VMX.instructionExit(&c, i, nonRoot, .beforePrivilegeChecks) }
     if c.checksCPL0(i.mnemonic) { try c.raise(Fault(.gp, errorCode: 0), when: d.truth(c.cpl != 0)) }
+    if let nonRoot { try VMX.instructionExit(&c, i, nonRoot, .afterPrivilegeChecks) }
     switch i.mnemonic {
     case .add: try add(&c, i)
     case .or: try or(&c, i)
@@ -91,7 +95,11 @@ extension Semantics {
     case .smsw: try storeMachineStatus(&c, i)
     case .lmsw: try loadMachineStatus(&c, i)
     // 0F 06: CLTS — CR0.TS ← 0.
-    case .clts: try c.setSystemRegister(.cr0, d.and(c.systemRegister(.cr0), d.constant(~CR0.ts)))
+    // In VMX non-root operation a host-owned TS is left alone (SDM Vol. 3C §25.3).
+    case .clts:
+      if nonRoot.map({ $0.controls.cr0GuestHostMask & CR0.ts != 0 }) != true {
+        try c.setSystemRegister(.cr0, d.and(c.systemRegister(.cr0), d.constant(~CR0.ts)))
+      }
     // 0F 08: INVD, 0F 09: WBINVD — no caches are modelled, so nothing to invalidate or write back.
     case .invd, .wbinvd: break
     case .invlpg: try invalidatePage(&c, i)

@@ -20,7 +20,10 @@ extension Semantics {
     let d = c.domain
     c.undefineStatusFlags(Undefined("MOV CR status flags"))
     if case .control(let n) = i.op1 {
-      try c.write(i.op0, c.systemRegister(controlRegister(n)))
+      let r = controlRegister(n)
+      // In VMX non-root operation host-owned bits of CR0 and CR4 read from their shadows.
+      if let vmx = c.vmx, r == .cr0 || r == .cr4 { return try c.write(i.op0, VMX.guestView(c, r, vmx)) }
+      try c.write(i.op0, c.systemRegister(r))
       return
     }
     guard case .control(let n) = i.op0 else { return }
@@ -32,16 +35,21 @@ extension Semantics {
       let pgWithoutPE = d.and(d.bit(v, 31), d.not(d.bit(v, 0)))
       let nwWithoutCD = d.and(d.bit(v, 29), d.not(d.bit(v, 30)))
       try c.raise(generalProtection, when: d.or(pgWithoutPE, nwWithoutCD))
-      try c.modelGap("real-address mode (MOV to CR0 clearing PE)", when: d.not(d.bit(v, 0)))
       // Reserved bits read as 0 and ET is hardwired to 1 (SDM Vol. 3A §2.5).
-      try c.setSystemRegister(.cr0, d.or(d.and(v, d.constant(CR0.defined)), d.constant(CR0.et)))
+      var value = d.or(d.and(v, d.constant(CR0.defined)), d.constant(CR0.et))
+      if let vmx = c.vmx { value = try VMX.guestWrite(&c, .cr0, value, vmx) }
+      try c.modelGap("real-address mode (MOV to CR0 clearing PE)", when: d.not(d.bit(value, 0)))
+      try c.setSystemRegister(.cr0, value)
     case 2: try c.setSystemRegister(.cr2, v)
     case 3: try c.setSystemRegister(.cr3, v)
     default:
       // "#GP(0) if an attempt is made to write a 1 to any reserved bit in CR4": the bits of
       // features the modelled CPU does not report are reserved.
-      let reserved = d.and(v, d.constant(~c.cpuModel.cr4Supported))
+      // In VMX operation CR4.VMXE exists (and is fixed to 1: SDM Vol. 3C §23.8).
+      let supported = c.cpuModel.cr4Supported | (c.vmx == nil ? 0 : CR4.vmxe)
+      let reserved = d.and(v, d.constant(~supported))
       try c.raise(generalProtection, when: d.notEqual(reserved, d.constant(0)))
+      if let vmx = c.vmx { return try c.setSystemRegister(.cr4, VMX.guestWrite(&c, .cr4, v, vmx)) }
       try c.setSystemRegister(.cr4, v)
     }
   }
@@ -132,7 +140,7 @@ extension Semantics {
   @inlinable
   static func storeMachineStatus<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
-    let cr0 = c.systemRegister(.cr0)
+    let cr0 = c.vmx.map { VMX.guestView(c, .cr0, $0) } ?? c.systemRegister(.cr0)
     if case .register(_, .dword) = i.op0 {
       let high = d.undefined(Undefined("SMSW r32 bits 31:16"), concrete: cr0)
       try c.write(i.op0, d.or(d.and(cr0, d.constant(0xFFFF)), d.and(high, d.constant(0xFFFF_0000))))
@@ -147,7 +155,10 @@ extension Semantics {
     let d = c.domain
     let src = try c.read(i.op0)
     let cr0 = c.systemRegister(.cr0)
-    try c.setSystemRegister(.cr0, d.or(d.and(cr0, d.constant(~UInt32(0xE))), d.and(src, d.constant(0xF))))
+    // In VMX non-root operation host-owned bits keep their value (SDM Vol. 3C §25.3).
+    let owned = c.vmx?.controls.cr0GuestHostMask ?? 0
+    let loaded = d.or(d.and(cr0, d.constant(~UInt32(0xE))), d.and(src, d.constant(0xF)))
+    try c.setSystemRegister(.cr0, d.or(d.and(loaded, d.constant(~owned)), d.and(cr0, d.constant(owned))))
   }
 
   // 0F 01 /7: INVLPG m — the linear address of the operand (no access is made).
@@ -168,7 +179,7 @@ extension Semantics {
     var high = d.constant(0)
     for m in ModelSpecificRegister.all {
       let hit = d.equal(index, d.constant(m.index))
-      let v = m.kind == .timeStampCounter ? c.timeStampCounter : c.msr(m)
+      let v = m.kind == .timeStampCounter ? VMX.guestTimeStampCounter(c) : c.msr(m)
       known = d.or(known, hit)
       low = d.select(hit, v.low, low)
       high = d.select(hit, v.high, high)
@@ -227,7 +238,7 @@ extension Semantics {
   static func readTimeStampCounter<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
     let d = c.domain
     try c.raise(generalProtection, when: d.and(d.truth(c.cpl != 0), d.bit(c.systemRegister(.cr4), 2)))
-    let tsc = c.timeStampCounter
+    let tsc = VMX.guestTimeStampCounter(c)
     c.setGPR(.eax, tsc.low)
     c.setGPR(.edx, tsc.high)
   }

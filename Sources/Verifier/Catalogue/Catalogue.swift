@@ -20,6 +20,9 @@ public struct CatalogueRow: Codable, Sendable {
   public var unknown: [String]
   /// For each yes (and for "not privileged": a user-mode state that retires), the witness.
   public var witnesses: [String: WitnessSummary]
+  /// Under VMX non-root operation: "faults" (the guest faults where the bare machine retires)
+  /// and "retires" (the reverse), when a state shows it; nil for the other configurations.
+  public var equivalence: [String]?
 
   public var sensitive: Bool { !controlSensitive.isEmpty || !behaviourSensitive.isEmpty }
 
@@ -29,6 +32,7 @@ public struct CatalogueRow: Codable, Sendable {
     "\(form) | \(instruction) | \(outcome ?? "-") | privileged \(privileged.map { "\($0)" } ?? "unknown") | "
       + "control \(controlSensitive.joined(separator: ",")) | behaviour \(behaviourSensitive.joined(separator: ","))"
       + " | unknown \(unknown.joined(separator: ","))"
+      + (equivalence.map { " | bare-machine \($0.joined(separator: ","))" } ?? "")
   }
 }
 

@@ -15,20 +15,35 @@ public struct CatalogueDocument {
     lines.append(
       "form".padded(14) + "instruction".padded(28) + "priv".padded(6) + "control-sensitive".padded(34)
         + "behaviour-sensitive")
+    let vtx = report.configuration.hasPrefix("vtx")
     for r in report.rows {
-      let privileged = r.outcome ?? (r.privileged.map { $0 ? "yes" : "no" } ?? "?")
+      // Under VT-x the trap is an exit, which the columns show; privilege is not asked.
+      let privileged = vtx ? "-" : r.outcome ?? (r.privileged.map { $0 ? "yes" : "no" } ?? "?")
       lines.append(
         r.form.padded(14) + r.instruction.padded(28) + privileged.padded(6)
-          + r.controlSensitive.joined(separator: ",").padded(34) + r.behaviourSensitive.joined(separator: ",")
+          + r.controlSensitive.joined(separator: ",").padded(34)
+          + (r.behaviourSensitive + (r.equivalence ?? []).map { "bare-machine:\($0)" }).joined(separator: ",")
       )
     }
     lines.append("")
-    lines.append("Culprits (sensitive, yet they retire at a deprivileged CPL): \(report.culprits.count)")
+    lines.append(
+      (vtx
+        ? "Holes (owned state changed or seen by a step that does not exit): "
+        : "Culprits (sensitive, yet they retire at a deprivileged CPL): ") + "\(report.culprits.count)")
     for c in report.culprits {
       var line =
-        "  \(c.instruction): \(c.sensitivity.joined(separator: ", ")); retires at CPL \(c.retiresAtCPL)"
+        "  \(c.instruction): \(c.sensitivity.joined(separator: ", ")); "
+        + (vtx ? "witness at CPL \(c.retiresAtCPL)" : "retires at CPL \(c.retiresAtCPL)")
       if let r = replays?[c.instruction] { line += " — replayed: \(r)" }
       lines.append(line)
+    }
+    if let events = report.events, !events.isEmpty {
+      lines.append("Events that reach the guest without exiting: \(events.count)")
+      lines += events.map { "  \($0.event) (\($0.resource)): \($0.detail)" }
+    }
+    if let notes = report.notes, !notes.isEmpty {
+      lines.append("Control returns without a trap (not a hole):")
+      lines += notes.map { "  \($0)" }
     }
     if !report.unknown.isEmpty {
       lines.append("Unknown (no verdict; never counted as holding): \(report.unknown.count)")

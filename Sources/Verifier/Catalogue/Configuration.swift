@@ -72,6 +72,10 @@ public struct ConfigurationReport: Codable, Sendable {
   public var unknown: [String]
   public var queries: Int
   public var seconds: Double
+  /// Where control comes back without a trap (a VT-x halt ends at the next exiting interrupt).
+  public var notes: [String]?
+  /// Owned events that reach the guest without a trap (VT-x: exception bitmap, pin controls).
+  public var events: [EventHole]?
 }
 
 extension MonitorConfiguration {

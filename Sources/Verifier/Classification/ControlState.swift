@@ -57,11 +57,22 @@ public struct ControlOwnership: Sendable, Hashable, Codable {
   public var resources: Set<ControlResource>
   public var cr0Mask: UInt32
   public var cr4Mask: UInt32
+  /// The MSRs owned when `msrs` is (nil: all; a VMM lets the guest keep those VM entry and
+  /// exit switch, such as the SYSENTER MSRs).
+  public var msrIndices: [UInt32]?
 
-  public init(resources: Set<ControlResource>, cr0Mask: UInt32 = ~0, cr4Mask: UInt32 = ~0) {
+  public init(
+    resources: Set<ControlResource>, cr0Mask: UInt32 = ~0, cr4Mask: UInt32 = ~0, msrIndices: [UInt32]? = nil
+  ) {
     self.resources = resources
     self.cr0Mask = cr0Mask
     self.cr4Mask = cr4Mask
+    self.msrIndices = msrIndices
+  }
+
+  /// Whether MSR `m` is part of the owned state.
+  public func ownsMSR(_ m: ModelSpecificRegister) -> Bool {
+    owns(.msrs) && (msrIndices.map { $0.contains(m.index) } ?? true)
   }
 
   /// Everything Popek and Goldberg's definition names, but where the code runs.
@@ -124,7 +135,10 @@ struct StatePartition {
         ("\(n).attributes", .word(c.attributes)),
       ]
     case .msrs:
-      return zip(ModelSpecificRegister.all, s.msrs).filter { $0.0.kind != .timeStampCounter }.flatMap {
+      return zip(ModelSpecificRegister.all, s.msrs).filter {
+        $0.0.kind != .timeStampCounter && ownership.ownsMSR($0.0)
+      }
+      .flatMap {
         [("\($0.0.name).low", SymbolicPart.word($0.1.low)), ("\($0.0.name).high", .word($0.1.high))]
       }
     case .tsc:
@@ -153,6 +167,12 @@ struct StatePartition {
     }
     if ownership.owns(.cr4) {
       p.append(("cr4.unowned", .word(Self.register(s, .cr4) & UInt64(~ownership.cr4Mask))))
+    }
+    if ownership.owns(.msrs) {
+      for (m, v) in zip(ModelSpecificRegister.all, s.msrs)
+      where m.kind != .timeStampCounter && !ownership.ownsMSR(m) {
+        p += [("\(m.name).low", .word(v.low)), ("\(m.name).high", .word(v.high))]
+      }
     }
     return p
   }

@@ -122,3 +122,53 @@ extension SymbolicPart {
     }
   }
 }
+
+/// A culprit's witness run twice on the engine: as the guest runs it (at its deprivileged CPL)
+/// and as the bare machine the guest believes in would (the same state at CPL 0), with what
+/// differs afterwards — the divergence a trap-and-emulate monitor cannot see.
+public struct DeprivilegedReplay: CustomStringConvertible {
+  public let guestCPL: UInt8
+  public let guest: ReplayRun
+  public let bare: ReplayRun
+  /// Guest-visible differences after the two steps: registers, EFLAGS, selectors, memory.
+  public let differences: [String]
+
+  public init(_ w: WitnessState, memorySize: Int) {
+    guestCPL = w.cpl
+    guest = ReplayRun(w, memorySize: memorySize)
+    var supervisor = w
+    supervisor.cpl = 0
+    for x in [SegmentRegister.cs, .ss] {
+      var s = supervisor.state[x]
+      s.selector &= 0xFFFC
+      // The stack segment's DPL is the CPL (SDM Vol. 3A §5.7).
+      if x == .ss { s.attributes &= ~0x60 }
+      supervisor.state[x] = s
+    }
+    bare = ReplayRun(supervisor, memorySize: memorySize)
+    var d: [String] = []
+    if guest.result != bare.result { d.append("ends \(guest.result) vs \(bare.result)") }
+    for r in GPR.allCases where guest.after[r] != bare.after[r] {
+      d.append("\(r.name(.dword)) \(hex(guest.after[r])) vs \(hex(bare.after[r]))")
+    }
+    // IOPL and the flags; CS's and SS's RPL is the CPL, which differs by construction.
+    if guest.after.eflags != bare.after.eflags {
+      d.append("EFLAGS \(hex(guest.after.eflags)) vs \(hex(bare.after.eflags))")
+    }
+    if guest.after.eip != bare.after.eip { d.append("EIP \(hex(guest.after.eip)) vs \(hex(bare.after.eip))") }
+    for x in SegmentRegister.allCases {
+      let (a, b) = (guest.after[x].selector, bare.after[x].selector)
+      let rpl: UInt16 = x == .cs || x == .ss ? 0xFFFC : 0xFFFF
+      if a & rpl != b & rpl { d.append("\(x.name) \(hex(UInt32(a))) vs \(hex(UInt32(b)))") }
+    }
+    for a in guest.original.keys.sorted() where guest.byte(a) != bare.byte(a) {
+      d.append("memory[\(hex(a))] \(hex(UInt32(guest.byte(a)))) vs \(hex(UInt32(bare.byte(a))))")
+    }
+    differences = d
+  }
+
+  public var description: String {
+    let same = differences.isEmpty ? "no difference the engine shows" : differences.joined(separator: "; ")
+    return "at CPL \(guestCPL) the engine ends \(guest.result), at CPL 0 \(bare.result): \(same)"
+  }
+}

@@ -27,6 +27,10 @@ public struct ClassificationAssumptions: Sendable, Hashable, Codable {
   public var segmentLimitCeiling: UInt32?
   /// Z3's deterministic resource limit per query (`rlimit`), so load cannot change an answer.
   public var resourceLimit: UInt32 = 20_000_000
+  /// The guest runs in VMX non-root operation under these controls: exits trap, CR0 and CR4
+  /// respect the bits VMX fixes, and linear addresses are physical (the VMM owns translation
+  /// through shadow paging or EPT, checked by its exits) while CR0.PG is the 1 VMX forces.
+  public var vmx: VMXNonRoot?
 
   public init() {}
 }
@@ -72,7 +76,7 @@ public final class SensitivityClassifier {
   /// Queries run, each with the solver time it took (for the benchmark), and queries answered
   /// without the solver because the terms were identical.
   public private(set) var timings: [(query: String, duration: Duration)] = []
-  public private(set) var skipped = 0
+  public internal(set) var skipped = 0
   public var queries: Int { timings.count }
   /// When set, each query is written there as an SMT-LIB2 file before it is solved.
   public var smtDirectory: String?
@@ -83,7 +87,7 @@ public final class SensitivityClassifier {
   /// literal 0 keeps the page walk out of the terms altogether).
   func freeState() -> SymbolicState {
     var s = Self.storedWidths(SymbolicState.unconstrained(z3))
-    if !assumptions.pagingInSensitivityQueries {
+    if !assumptions.pagingInSensitivityQueries && assumptions.vmx == nil {
       let k = SystemRegister.allCases.firstIndex(of: .cr0)!
       s.systemRegisters[k] = s.systemRegisters[k] & UInt64(~CR0.pg)
     }
@@ -126,7 +130,9 @@ public final class SensitivityClassifier {
   func evaluate(_ i: Instruction, from s: SymbolicState, cpl: UInt8) -> SymbolicStep {
     SymbolicStep(
       i, length: (try? Encoder.encode(i).count) ?? 1, from: s,
-      assumptions: StepAssumptions(cpl: cpl, iopl: assumptions.iopl), domain: domain)
+      assumptions: StepAssumptions(
+        cpl: cpl, iopl: assumptions.iopl, vmx: assumptions.vmx, identityTranslation: assumptions.vmx != nil),
+      domain: domain)
   }
 
   /// The evaluations covering every CPL of the assumptions: one if the step never reads the CPL.
@@ -140,17 +146,30 @@ public final class SensitivityClassifier {
   /// What every state of a query satisfies: modelled, running, at the evaluation's CPL (or one
   /// of `cpls`), the IOPL assumed, the code in memory, memory below the machine's size, and the
   /// step retiring without vectoring through the IDT.
-  func precondition(_ e: Evaluation, bytes: [UInt8], cpls: [UInt8]) -> BoolExpr {
+  func precondition(_ e: Evaluation, bytes: [UInt8], cpls: [UInt8], retiring: Bool = true) -> BoolExpr {
     let s = e.step.initial
     let rpl = s.segments[Int(SegmentRegister.cs.rawValue)].selector & 3
     let cpl: BoolExpr =
       if let c = e.cpl { rpl == UInt64(c) } else { BoolExpr.any(cpls.map { rpl == UInt64($0) }) }
-    var facts = [
-      SymbolicStep.modelled(s), !s.halted, cpl, s.iopl == UInt64(assumptions.iopl), e.step.retires,
-      e.step.codeInMemory(bytes), e.step.accessesBelow(assumptions.memorySize),
-    ]
+    // The order of the facts is the order Z3 meets them: kept, since it can move where an
+    // rlimit falls (docs/verifier.md).
+    var facts = [SymbolicStep.modelled(s), !s.halted, cpl, s.iopl == UInt64(assumptions.iopl)]
+    if retiring { facts.append(e.step.retires) }
+    facts += [e.step.codeInMemory(bytes), e.step.accessesBelow(assumptions.memorySize)]
     facts += e.step.deliveries.map { !$0.condition }
-    if !assumptions.pagingInSensitivityQueries { facts.append(!StatePartition.register(s, .cr0).bit(31)) }
+    if let vmx = assumptions.vmx {
+      // A state VM entry accepts (SDM Vol. 3C §26.3.1.1): CR0 and CR4 within the fixed bits.
+      let cr0 = StatePartition.register(s, .cr0)
+      let cr4 = StatePartition.register(s, .cr4)
+      let one0 = UInt64(vmx.cr0MustBeOne)
+      let one4 = UInt64(vmx.capabilities.cr4Fixed0)
+      facts += [
+        (cr0 & one0) == one0, (cr0 & UInt64(~vmx.capabilities.cr0Fixed1)) == 0,
+        (cr4 & one4) == one4, (cr4 & UInt64(~vmx.capabilities.cr4Fixed1)) == 0,
+      ]
+    } else if !assumptions.pagingInSensitivityQueries {
+      facts.append(!StatePartition.register(s, .cr0).bit(31))
+    }
     facts.append(Self.reachableCaches(s))
     // The machine a witness replays on keeps its local APIC at 0xFEE00000, enabled (the engine
     // calls a move of IA32_APIC_BASE a model gap).
@@ -266,9 +285,13 @@ public final class SensitivityClassifier {
       findings.append(
         ResourceFinding(resource: r, kind: .mode, answer: try modeQuery(i, bytes: bytes, varying: r)))
     }
-    findings.append(
-      ResourceFinding(
-        resource: nil, kind: .location, answer: try locationQuery(i, bytes: bytes, varying: nil)))
+    // The relocation moves the segment and table bases: a question for a monitor that owns
+    // them (a VMX guest holds its own, and its memory moves under EPT or shadow paging unseen).
+    if assumptions.ownership.owns(.segmentCaches) {
+      findings.append(
+        ResourceFinding(
+          resource: nil, kind: .location, answer: try locationQuery(i, bytes: bytes, varying: nil)))
+    }
     for r in owned where r.isLocation && r != .eip {
       findings.append(
         ResourceFinding(resource: r, kind: .location, answer: try locationQuery(i, bytes: bytes, varying: r)))
@@ -288,16 +311,19 @@ public final class SensitivityClassifier {
       t.flags[Flag.allCases.firstIndex(of: f)!] = z3.boolConstant("\(f.name.lowercased()).2")
     }
     let own = assumptions.ownership
+    // Under identity translation the paging bits translate nothing: they vary like the others.
+    let translation = assumptions.vmx == nil
     switch r {
-    case .cr0: register(.cr0, keep: TranslationBits.cr0 | ~own.cr0Mask)
-    case .cr4: register(.cr4, keep: TranslationBits.cr4 | ~own.cr4Mask)
+    case .cr0: register(.cr0, keep: (translation ? TranslationBits.cr0 : 0) | ~own.cr0Mask)
+    case .cr4: register(.cr4, keep: (translation ? TranslationBits.cr4 : 0) | ~own.cr4Mask)
     case .cr2: register(.cr2)
     case .cr3: register(.cr3)
     case .debugRegisters: for x in [SystemRegister.dr0, .dr1, .dr2, .dr3, .dr6, .dr7] { register(x) }
     case .interruptFlag: flag(.if)
     case .systemFlags: for f in StatePartition.systemFlags { flag(f) }
     case .msrs:
-      for (k, m) in ModelSpecificRegister.all.enumerated() where m.kind != .timeStampCounter {
+      for (k, m) in ModelSpecificRegister.all.enumerated() where m.kind != .timeStampCounter && own.ownsMSR(m)
+      {
         t.msrs[k] = (word("\(m.name).low"), word("\(m.name).high"))
       }
     case .tsc: t.timeStampCounter = (word("tsc.low"), word("tsc.high"))
@@ -444,13 +470,15 @@ public final class SensitivityClassifier {
       }
       t.memory.displacement = displacement
     }
-    let pagingOff = !StatePartition.register(s, .cr0).bit(31)
+    let pagingOff =
+      assumptions.vmx == nil
+      ? [!StatePartition.register(s, .cr0).bit(31), !StatePartition.register(t, .cr0).bit(31)] : []
     var sawUnknown: String?
     for a in evaluations(i, from: s, cpls: assumptions.cpls) {
       let b = Evaluation(step: evaluate(i, from: t, cpl: a.cpl ?? assumptions.cpls[0]), cpl: a.cpl)
       switch try pairQuery(
         i, bytes: bytes, a, b, displacement: displacement,
-        extra: [pagingOff, !StatePartition.register(t, .cr0).bit(31)],
+        extra: pagingOff,
         queryName: "location \(r?.rawValue ?? "relocation")")
       {
       case .witness(let w): return .witness(w)

@@ -12,10 +12,27 @@ public struct StepAssumptions: Sendable, Hashable, Codable {
   /// EFLAGS.IOPL before the step.
   public var iopl: UInt8
 
-  public init(cpl: UInt8, iopl: UInt8) {
+  /// VMX non-root operation under these controls, or nil for the bare machine.
+  public var vmx: VMXNonRoot?
+  /// Linear addresses are physical whatever CR0.PG says: the effect of paging left out of the
+  /// query (a VMM that owns paging checks it through its exits), so PG can be the 1 VMX forces.
+  public var identityTranslation: Bool
+
+  public init(
+    cpl: UInt8, iopl: UInt8, vmx: VMXNonRoot? = nil, identityTranslation: Bool = false
+  ) {
     self.cpl = cpl
     self.iopl = iopl
+    self.vmx = vmx
+    self.identityTranslation = identityTranslation
   }
+}
+
+/// A VM exit the step makes, and when.
+public struct SymbolicExit {
+  public let reason: VMExitReason
+  public let qualification: BitVector
+  public let condition: BoolExpr
 }
 
 /// A fault the step raises, and when.
@@ -54,11 +71,14 @@ public struct SymbolicContext: ExecutionContext {
   public private(set) var path: BoolExpr
   public private(set) var faults: [SymbolicFault] = []
   public private(set) var gaps: [SymbolicGap] = []
+  public private(set) var exits: [SymbolicExit] = []
   public private(set) var ports: [PortAccess] = []
   /// Pages INVLPG dropped (the TLB is part of "the effect of paging").
   public private(set) var invalidatedPages: [(linear: BitVector, condition: BoolExpr)] = []
-  /// Set once CS is loaded: the CPL is then a term (the new CS.RPL), and reading `cpl` as a
-  /// Swift value would be wrong; such a read is recorded and the step counts as a model gap.
+  /// Set once CS is loaded with an RPL other than the assumed CPL: the CPL is then a term (the
+  /// new CS.RPL), and reading `cpl` as a Swift value would be wrong; such a read is recorded
+  /// and the step answers nothing (docs/verifier.md: far JMP and CALL read it in a branch
+  /// exclusive of the load, which this flag cannot tell).
   var codeSegmentLoaded = false
   var ioplWritten = false
   public private(set) var staleReads: [String] = []
@@ -206,7 +226,7 @@ public struct SymbolicContext: ExecutionContext {
     throws(Interrupt) -> [BitVector]
   {
     let bytes = (0..<UInt64(size.bytes)).map { linear + $0 }
-    let paging = systemRegister(.cr0).bit(31)
+    let paging = assumptions.identityTranslation ? z3.false : systemRegister(.cr0).bit(31)
     var low: BitVector?
     var high: BitVector?
     try when(paging) { (c: inout SymbolicContext) throws(Interrupt) in
@@ -238,7 +258,7 @@ public struct SymbolicContext: ExecutionContext {
     let cs = segment(.cs)
     try raise(
       Fault(.gp, errorCode: 0), when: d.or(d.unsignedLess(cs.limit, last), d.unsignedLess(last, start)))
-    let paging = systemRegister(.cr0).bit(31)
+    let paging = assumptions.identityTranslation ? z3.false : systemRegister(.cr0).bit(31)
     let linear = cs.base + start
     let lastLinear = cs.base + last
     var low: BitVector?
@@ -342,6 +362,17 @@ public struct SymbolicContext: ExecutionContext {
     if c.literalValue == false { return }
     faults.append(SymbolicFault(vector: vector, errorCode: code, condition: path && c))
     try narrow(by: c, unwind())
+  }
+
+  public var vmx: VMXNonRoot? { assumptions.vmx }
+
+  public mutating func exitVM(_ reason: VMExitReason, qualification: BitVector, when condition: BoolExpr)
+    throws(Interrupt)
+  {
+    let c = condition.simplified()
+    if c.literalValue == false { return }
+    exits.append(SymbolicExit(reason: reason, qualification: qualification, condition: path && c))
+    try narrow(by: c, .vmExit(VMExit(reason)))
   }
 
   public mutating func modelGap(_ what: String, when condition: BoolExpr) throws(Interrupt) {

@@ -8,10 +8,12 @@ public struct SymbolicStep {
   public let initial: SymbolicState
   /// The state after the step, meaningful where `retires` holds.
   public let final: SymbolicState
-  /// The step retires (no fault, no model gap).
+  /// The step retires (no fault, no VM exit, no model gap).
   public let retires: BoolExpr
   public let faults: [SymbolicFault]
   public let gaps: [SymbolicGap]
+  /// VM exits (in VMX non-root operation), each with its condition.
+  public let exits: [SymbolicExit]
   public let ports: [PortAccess]
   /// Events the step vectors through the IDT (INT n, INT3, INTO), each with its condition.
   public let deliveries: [(vector: UInt8, condition: BoolExpr)]
@@ -46,6 +48,7 @@ public struct SymbolicStep {
     retires = c.path
     faults = c.faults
     gaps = c.gaps
+    exits = c.exits
     ports = c.ports
     deliveries = c.deliveries
     invalidatedPages = c.invalidatedPages
