@@ -52,7 +52,7 @@ let package = Package(
     .target(
       name: "VirtLabCLI",
       dependencies: [
-        "Verifier", "Simulator", "ExecEngine", "ISAModel",
+        "Verifier", "Simulator", "ExecEngine", "ISAModel", "Architectures",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: strict),

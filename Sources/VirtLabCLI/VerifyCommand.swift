@@ -1,3 +1,4 @@
+import Architectures
 import ArgumentParser
 import Foundation
 import Verifier
@@ -20,12 +21,13 @@ struct PopekGoldbergCommand: ParsableCommand {
       Configurations: ring1 and ring3 (trap-and-emulate with the guest kernel at that ring; \
       Theorem 1), hybrid (Theorem 3), and vtx=PRESET or vtx=FILE (VT-x trap-completeness \
       against what the VMM owns; presets: first-generation (the default for vtx), later; files: \
-      models/vmx/*.yaml). bt is not available yet (exit 69). Exit 0 when the theorem holds, 1 \
+      models/vmx/*.yaml), and bt=FILE (a binary translator's rule table, checked against the \
+      classification; bt alone reads models/bt/ring1.yaml). Exit 0 when the theorem holds, 1 \
       when it fails (each culprit listed with its witness), 3 when a query hit Z3's resource \
       limit and the verdict cannot be decided, 64 for a bad option or model file.
       """)
 
-  @Option(name: .long, help: "ring1, ring3, hybrid, vtx[=PRESET|FILE].")
+  @Option(name: .long, help: "ring1, ring3, hybrid, vtx[=PRESET|FILE], bt[=FILE].")
   var config = "ring1"
 
   @Option(name: .long, help: "Only the instructions whose mnemonic or form contains this text.")
@@ -51,6 +53,7 @@ struct PopekGoldbergCommand: ParsableCommand {
   enum Checked {
     case monitor(MonitorConfiguration)
     case vtx(VTXConfiguration)
+    case bt(BTConfiguration)
   }
 
   /// Parses `--config`; a bad name or file is an input error listing every problem.
@@ -88,10 +91,19 @@ struct PopekGoldbergCommand: ParsableCommand {
       }
       return .vtx(c)
     }
-    if config.hasPrefix("bt") {
-      throw reporter.finish(
-        .notAvailable, result: NoResult?.none,
-        error: "virtlab verify pg: --config \(config): the binary-translation check is not available yet")
+    if config == "bt" || config.hasPrefix("bt=") {
+      let path = config == "bt" ? "models/bt/ring1.yaml" : String(config.dropFirst(3))
+      do {
+        let rules = try BTConfiguration.load(path)
+        if replay {
+          throw reporter.finish(
+            .notAvailable, result: NoResult?.none,
+            error: "virtlab verify pg: --replay: binary-translation witnesses are not replayed yet")
+        }
+        return .bt(BTConfiguration(rules: rules))
+      } catch let e as ModelProblems {
+        throw reporter.finish(.inputError, result: NoResult?.none, error: e.description)
+      }
     }
     throw reporter.finish(
       .inputError, result: NoResult?.none,
@@ -127,12 +139,13 @@ struct PopekGoldbergCommand: ParsableCommand {
     var replays: [String: String]?
     switch configuration {
     case .vtx(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
+    case .bt(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
     case .monitor(let m):
       report = try m.check(instructions, smtDirectory: emitSMT2)
       if replay {
         var r: [String: String] = [:]
         for c in report.culprits {
-          guard let w = c.witness.witness else { continue }
+          guard let w = c.witness?.witness else { continue }
           r[c.instruction] =
             DeprivilegedReplay(w.states[0], memorySize: Int(m.assumptions.memorySize)).description
         }

@@ -76,7 +76,7 @@ import Testing
       }
     }
     for c in fresh.culprits {
-      let w = try #require(c.witness.witness)
+      let w = try #require(c.witness?.witness)
       let run = ReplayRun(w.states[0], memorySize: Int(a.memorySize))
       if !(run.retired && w.states[0].cpl == c.retiresAtCPL) {
         notReplayed.append("\(c.instruction) culprit")

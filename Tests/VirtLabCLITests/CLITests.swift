@@ -72,7 +72,9 @@ struct VirtLabProcess {
     let bad = try VirtLabProcess.run(["verify", "pg", "--config", "ring7"])
     #expect(bad.code == 64)
     #expect(bad.err.contains("--config ring7: unknown configuration"))
-    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "bt"]).code == 69)
+    let noTable = try VirtLabProcess.run(["verify", "pg", "--config", "bt=/nonexistent/rules.yaml"])
+    #expect(noTable.code == 64)
+    #expect(noTable.err.contains("/nonexistent/rules.yaml: error: cannot read the file"))
     #expect(try VirtLabProcess.run(["verify", "pg", "--only", "nothing-like-this"]).code == 64)
   }
 
@@ -93,6 +95,10 @@ struct VirtLabProcess {
     #expect(missing.code == 64)
     #expect(missing.err.contains("/nonexistent/x.yaml: error: cannot read the file"))
     #expect(try VirtLabProcess.run(["verify", "pg", "--config", "vtx=later", "--replay"]).code == 69)
+    let bt = try VirtLabProcess.run(
+      ["verify", "pg", "--config", "bt=\(models)/../bt/ring1.yaml", "--only", "popf"])
+    #expect(bt.code == 0, "\(bt.out) \(bt.err)")
+    #expect(bt.out.contains("popfd") && bt.out.contains("callout"))
   }
 
   @Test(arguments: ["simulate", "explore", "report"])

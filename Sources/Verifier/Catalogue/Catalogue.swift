@@ -23,6 +23,8 @@ public struct CatalogueRow: Codable, Sendable {
   /// Under VMX non-root operation: "faults" (the guest faults where the bare machine retires)
   /// and "retires" (the reverse), when a state shows it; nil for the other configurations.
   public var equivalence: [String]?
+  /// Under binary translation: the class the rule table gives the instruction.
+  public var translation: String?
 
   public var sensitive: Bool { !controlSensitive.isEmpty || !behaviourSensitive.isEmpty }
 

@@ -18,7 +18,9 @@ public struct CatalogueDocument {
     let vtx = report.configuration.hasPrefix("vtx")
     for r in report.rows {
       // Under VT-x the trap is an exit, which the columns show; privilege is not asked.
-      let privileged = vtx ? "-" : r.outcome ?? (r.privileged.map { $0 ? "yes" : "no" } ?? "?")
+      var privileged = vtx ? "-" : r.outcome ?? (r.privileged.map { $0 ? "yes" : "no" } ?? "?")
+      // Under binary translation the column is the rule's class.
+      if let t = r.translation { privileged = t }
       lines.append(
         r.form.padded(14) + r.instruction.padded(28) + privileged.padded(6)
           + r.controlSensitive.joined(separator: ",").padded(34)
@@ -26,14 +28,17 @@ public struct CatalogueDocument {
       )
     }
     lines.append("")
+    let bt = report.configuration.hasPrefix("bt")
     lines.append(
       (vtx
         ? "Holes (owned state changed or seen by a step that does not exit): "
-        : "Culprits (sensitive, yet they retire at a deprivileged CPL): ") + "\(report.culprits.count)")
+        : bt
+          ? "Wrong or missing rules: "
+          : "Culprits (sensitive, yet they retire at a deprivileged CPL): ") + "\(report.culprits.count)")
     for c in report.culprits {
       var line =
         "  \(c.instruction): \(c.sensitivity.joined(separator: ", ")); "
-        + (vtx ? "witness at CPL \(c.retiresAtCPL)" : "retires at CPL \(c.retiresAtCPL)")
+        + (vtx || bt ? "witness at CPL \(c.retiresAtCPL)" : "retires at CPL \(c.retiresAtCPL)")
       if let r = replays?[c.instruction] { line += " — replayed: \(r)" }
       lines.append(line)
     }
@@ -42,7 +47,8 @@ public struct CatalogueDocument {
       lines += events.map { "  \($0.event) (\($0.resource)): \($0.detail)" }
     }
     if let notes = report.notes, !notes.isEmpty {
-      lines.append("Control returns without a trap (not a hole):")
+      lines.append(
+        bt ? "Rules stronger than needed (not errors):" : "Control returns without a trap (not a hole):")
       lines += notes.map { "  \($0)" }
     }
     if !report.unknown.isEmpty {

@@ -57,7 +57,8 @@ public struct Culprit: Codable, Sendable {
   public var instruction: String
   public var sensitivity: [String]
   public var retiresAtCPL: UInt8
-  public var witness: WitnessSummary
+  /// Nil only for a rule table's missing rule, which no state shows.
+  public var witness: WitnessSummary?
 }
 
 /// A configuration's verdict table.

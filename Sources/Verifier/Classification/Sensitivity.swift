@@ -241,7 +241,8 @@ public final class SensitivityClassifier {
       }
     }
     var findings: [ResourceFinding] = []
-    for r in ControlResource.allCases where assumptions.ownership.owns(r) {
+    // Every step moves EIP: where the code runs is asked by `codeLocationDependence` instead.
+    for r in ControlResource.allCases where assumptions.ownership.owns(r) && r != .eip {
       var answer = SensitivityAnswer.none
       for e in evaluations {
         let changed: [BoolExpr]
