@@ -19,6 +19,24 @@ func catalogueBench() throws -> [String] {
         report.culprits.count,
         report.unknown.count))
   }
+  // VT-x presets and the shipped BT rule table, over the same instructions.
+  var others: [(String, () throws -> ConfigurationReport)] = VTXConfiguration.presets.map { c in
+    ("vtx=\(c.name)", { try c.check(instructions) })
+  }
+  if let rules = try? BTConfiguration.load("models/bt/ring1.yaml") {
+    others.append(("bt=ring1", { try BTConfiguration(rules: rules).check(instructions) }))
+  }
+  for (name, run) in others {
+    let start = DispatchTime.now().uptimeNanoseconds
+    let report = try run()
+    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    total += wall
+    lines.append(
+      String(
+        format: "catalogue %-20@ %7.1f s  %4d instructions, %5d queries, verdict %@, %d culprits, %d unknown",
+        name, wall, report.rows.count, report.queries, report.verdict, report.culprits.count,
+        report.unknown.count))
+  }
   let timed = try SensitivityClassifier()
   for i in instructions { _ = try timed.classify(i) }
   let times = timed.timings.map {
