@@ -94,15 +94,9 @@ struct PopekGoldbergCommand: ParsableCommand {
     if config == "bt" || config.hasPrefix("bt=") {
       let path = config == "bt" ? "models/bt/ring1.yaml" : String(config.dropFirst(3))
       do {
-        let rules = try BTConfiguration.load(path)
-        if replay {
-          throw reporter.finish(
-            .notAvailable, result: NoResult?.none,
-            error: "virtlab verify pg: --replay: binary-translation witnesses are not replayed yet")
-        }
-        return .bt(BTConfiguration(rules: rules))
-      } catch let e as ModelProblems {
-        throw reporter.finish(.inputError, result: NoResult?.none, error: e.description)
+        return .bt(BTConfiguration(rules: try BTConfiguration.load(path)))
+      } catch {
+        throw reporter.finish(.inputError, result: NoResult?.none, error: error.description)
       }
     }
     throw reporter.finish(
@@ -139,7 +133,20 @@ struct PopekGoldbergCommand: ParsableCommand {
     var replays: [String: String]?
     switch configuration {
     case .vtx(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
-    case .bt(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
+    case .bt(let c):
+      report = try c.check(instructions, smtDirectory: emitSMT2)
+      if replay {
+        // A wrong rule's witness: a code-location pair, or a sensitivity witness at ring 1.
+        var r: [String: String] = [:]
+        for culprit in report.culprits {
+          guard let w = culprit.witness?.witness else { continue }
+          r[culprit.instruction] =
+            culprit.sensitivity.contains("behaviour:code-location")
+            ? try w.replayCodeLocation(assumptions: c.assumptions).description
+            : DeprivilegedReplay(w.states[0], memorySize: Int(c.assumptions.memorySize)).description
+        }
+        replays = r
+      }
     case .monitor(let m):
       report = try m.check(instructions, smtDirectory: emitSMT2)
       if replay {

@@ -38,6 +38,16 @@ import Testing
     for text in ["add eax, ecx", "lea eax, dword [ebx+0x4]", "push eax"] {
       #expect(needs[text] == false, "\(text)")
     }
+    // Every code-location witness holds on the engine.
+    let assumptions = BTConfiguration(rules: rules).assumptions
+    var replayed = 0
+    for row in r.rows {
+      guard let w = row.witnesses["behaviour:code-location"]?.witness else { continue }
+      let replay = try w.replayCodeLocation(assumptions: assumptions)
+      #expect(replay.confirmed, "\(row.instruction): \(replay)")
+      replayed += 1
+    }
+    #expect(replayed >= 7)
   }
 
   @Test func wrongRulesAreReportedWithTheirWitness() throws {

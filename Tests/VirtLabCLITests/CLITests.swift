@@ -65,6 +65,10 @@ struct VirtLabProcess {
     #expect(fails.code == 1)
     #expect(fails.out.contains("Theorem 1 (trap-and-emulate): fails"))
     #expect(fails.out.contains("sgdt [ebx]: location:relocation"))
+    // POPF at ring 1 keeps IOPL where CPL 0 would load it: the replay shows EFLAGS differ.
+    let popf = try VirtLabProcess.run(["verify", "pg", "--config", "ring1", "--only", "popf", "--replay"])
+    #expect(popf.code == 1)
+    #expect(popf.out.contains("popfd: ") && popf.out.contains("at CPL 0 retired: EFLAGS"), "\(popf.out)")
     let holds = try VirtLabProcess.run(["verify", "pg", "--config", "ring3", "--only", "hlt", "--json"])
     #expect(holds.code == 0)
     let report = try JSONSerialization.jsonObject(with: Data(holds.out.utf8)) as? [String: Any]

@@ -172,3 +172,41 @@ public struct DeprivilegedReplay: CustomStringConvertible {
     return "at CPL \(guestCPL) the engine ends \(guest.result), at CPL 0 \(bare.result): \(same)"
   }
 }
+
+extension Witness {
+  /// Replays a code-location witness (binary translation): one state whose step does not go on
+  /// to the next instruction, or two states whose code is displaced that end differing in
+  /// guest-visible state (EIP aside) or not displaced alike.
+  public func replayCodeLocation(assumptions: ClassificationAssumptions) throws -> ReplayVerdict {
+    let runs = states.map { ReplayRun($0, memorySize: Int(assumptions.memorySize)) }
+    for r in runs where !r.retired {
+      return ReplayVerdict(confirmed: false, detail: "the engine ended with \(r.result)")
+    }
+    let length = UInt32((try? Encoder.encode(instruction).count) ?? 0)
+    if runs.count == 1 {
+      let r = runs[0]
+      let next = r.before.eip &+ length
+      return ReplayVerdict(
+        confirmed: r.after.eip != next,
+        detail: "EIP \(hex(r.before.eip)) → \(hex(r.after.eip)), next \(hex(next))")
+    }
+    var differences: [String] = []
+    let moved = runs[1].before.eip &- runs[0].before.eip
+    let went = runs[1].after.eip &- runs[0].after.eip
+    if moved != went { differences.append("code moved by \(hex(moved)), EIP after by \(hex(went))") }
+    let z3 = try Z3Context()
+    let partition = StatePartition(ownership: assumptions.ownership)
+    differences += zip(
+      partition.visibleParts(of: SymbolicState(runs[0].after, memory: nil, in: z3)),
+      partition.visibleParts(of: SymbolicState(runs[1].after, memory: nil, in: z3))
+    ).compactMap { a, b in a.1.literal != b.1.literal ? "\(a.0): \(a.1.literal) vs \(b.1.literal)" : nil }
+    let touched = Set(runs[0].original.keys).union(runs[1].original.keys)
+    for a in touched.sorted() where runs[0].byte(a) != runs[1].byte(a) {
+      differences.append(
+        "memory[\(hex(a))]: \(hex(UInt32(runs[0].byte(a)))) vs \(hex(UInt32(runs[1].byte(a))))")
+    }
+    return ReplayVerdict(
+      confirmed: !differences.isEmpty,
+      detail: differences.isEmpty ? "the two states end alike" : differences.joined(separator: ", "))
+  }
+}
