@@ -39,17 +39,14 @@ public struct BTConfiguration: Sendable {
     _ instructions: [Instruction], smtDirectory: String? = nil,
     progress: (Int, CatalogueRow) -> Void = { _, _ in }
   ) throws -> ConfigurationReport {
-    let clock = ContinuousClock()
-    let start = clock.now
     var rows: [CatalogueRow] = []
     var culprits: [Culprit] = []
     var unknown: [String] = []
     var notes: [String] = []
-    var queries = 0
-    for (k, i) in instructions.enumerated() {
-      let c = try SensitivityClassifier(assumptions)
-      c.smtDirectory = smtDirectory
-      defer { queries += c.queries }
+    let (queries, seconds) = try eachWithFreshClassifier(
+      instructions, assumptions, smtDirectory: smtDirectory
+    ) {
+      k, i, c in
       var row = try c.classify(i)
       let location = try c.codeLocationDependence(i)
       switch location {
@@ -69,13 +66,13 @@ public struct BTConfiguration: Sendable {
           Culprit(
             instruction: row.instruction, sensitivity: ["no rule in the table"], retiresAtCPL: 1,
             witness: nil))
-        continue
+        return
       }
       let sensitive =
         !row.controlSensitive.isEmpty || row.behaviourSensitive.contains { $0 != "code-location" }
       let needs: TranslationClass =
         sensitive ? .callout : row.behaviourSensitive.contains("code-location") ? .rewrite : .ident
-      if row.outcome == "unknown" { continue }
+      if row.outcome == "unknown" { return }
       if rule < needs {
         let why =
           needs == .callout
@@ -98,9 +95,7 @@ public struct BTConfiguration: Sendable {
       configuration: "bt=\(rules.name)",
       theorem: "binary translation (every rule at least what the classification needs)",
       assumptions: statedAssumptions, verdict: verdict, rows: rows, culprits: culprits, unknown: unknown,
-      queries: queries,
-      seconds: Double((clock.now - start).components.seconds)
-        + Double((clock.now - start).components.attoseconds) / 1e18)
+      queries: queries, seconds: seconds)
     report.notes = notes
     return report
   }

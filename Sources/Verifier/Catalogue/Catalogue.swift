@@ -120,6 +120,20 @@ extension SensitivityClassifier {
     case (.unknown(let why), _), (_, .unknown(let why)):
       row.unknown.append("privileged (\(why))")
     }
+    try addSensitivity(i, to: &row)
+    if case .none = user, case .none = supervisor, !row.sensitive {
+      var anyRetires = false
+      for c in assumptions.cpls where c != assumptions.userCPL && c != assumptions.supervisorCPL {
+        if case .witness = try retires(i, atCPL: c) { anyRetires = true }
+      }
+      if !anyRetires { row.outcome = "always traps" }
+    }
+    return row
+  }
+
+  /// Control- and behaviour-sensitivity findings of `i` added to `row`, each yes with its
+  /// witness and each unknown named.
+  func addSensitivity(_ i: Instruction, to row: inout CatalogueRow) throws {
     for f in try controlSensitivity(i) {
       let name = f.resource!.rawValue
       switch f.answer {
@@ -140,13 +154,5 @@ extension SensitivityClassifier {
       case .none: break
       }
     }
-    if case .none = user, case .none = supervisor, !row.sensitive {
-      var anyRetires = false
-      for c in assumptions.cpls where c != assumptions.userCPL && c != assumptions.supervisorCPL {
-        if case .witness = try retires(i, atCPL: c) { anyRetires = true }
-      }
-      if !anyRetires { row.outcome = "always traps" }
-    }
-    return row
   }
 }

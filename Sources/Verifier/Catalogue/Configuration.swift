@@ -79,30 +79,44 @@ public struct ConfigurationReport: Codable, Sendable {
   public var events: [EventHole]?
 }
 
+/// Runs `body` once per instruction, each with a fresh classifier: Z3's search (and so where an
+/// rlimit falls) depends on the terms a context has made before, so a row must not depend on
+/// the rows before it. Returns the queries run and the wall time, for the report.
+func eachWithFreshClassifier(
+  _ instructions: [Instruction], _ assumptions: ClassificationAssumptions, smtDirectory: String?,
+  droppedCPL0Checks: Set<Mnemonic> = [], _ body: (Int, Instruction, SensitivityClassifier) throws -> Void
+) throws -> (queries: Int, seconds: Double) {
+  let clock = ContinuousClock()
+  let start = clock.now
+  var queries = 0
+  for (k, i) in instructions.enumerated() {
+    let c = try SensitivityClassifier(assumptions)
+    c.smtDirectory = smtDirectory
+    c.domain.droppedCPL0Checks = droppedCPL0Checks
+    defer { queries += c.queries }
+    try body(k, i, c)
+  }
+  let d = clock.now - start
+  return (queries, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+}
+
 extension MonitorConfiguration {
   /// Classifies `instructions` under this configuration and decides its theorem.
   public func check(
     _ instructions: [Instruction], smtDirectory: String? = nil, droppedCPL0Checks: Set<Mnemonic> = [],
     progress: (Int, CatalogueRow) -> Void = { _, _ in }
   ) throws -> ConfigurationReport {
-    let clock = ContinuousClock()
-    let start = clock.now
     var rows: [CatalogueRow] = []
     var culprits: [Culprit] = []
     var unknown: [String] = []
-    var queries = 0
-    for (k, i) in instructions.enumerated() {
-      // A fresh Z3 context per instruction: Z3's search (and so where an rlimit falls) depends
-      // on the terms a context has made before, so a row must not depend on the rows before it.
-      let c = try SensitivityClassifier(assumptions)
-      c.smtDirectory = smtDirectory
-      c.domain.droppedCPL0Checks = droppedCPL0Checks
-      defer { queries += c.queries }
+    let (queries, seconds) = try eachWithFreshClassifier(
+      instructions, assumptions, smtDirectory: smtDirectory, droppedCPL0Checks: droppedCPL0Checks
+    ) { k, i, c in
       let row = try c.classify(i)
       rows.append(row)
       progress(k, row)
       unknown += row.unknown.map { "\(row.instruction): \($0)" }
-      guard row.sensitive, row.outcome != "unknown" else { continue }
+      guard row.sensitive, row.outcome != "unknown" else { return }
       for cpl in trappingCPLs {
         switch try c.retires(i, atCPL: cpl) {
         case .witness(let w):
@@ -119,8 +133,6 @@ extension MonitorConfiguration {
     let verdict = !culprits.isEmpty ? "fails" : unknown.isEmpty ? "holds" : "unknown"
     return ConfigurationReport(
       configuration: rawValue, theorem: theorem, assumptions: statedAssumptions, verdict: verdict, rows: rows,
-      culprits: culprits, unknown: unknown, queries: queries,
-      seconds: Double((clock.now - start).components.seconds)
-        + Double((clock.now - start).components.attoseconds) / 1e18)
+      culprits: culprits, unknown: unknown, queries: queries, seconds: seconds)
   }
 }

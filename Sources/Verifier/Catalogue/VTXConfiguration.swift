@@ -198,18 +198,14 @@ public struct VTXConfiguration: Codable, Sendable, Hashable {
     _ instructions: [Instruction], smtDirectory: String? = nil,
     progress: (Int, CatalogueRow) -> Void = { _, _ in }
   ) throws -> ConfigurationReport {
-    let clock = ContinuousClock()
-    let start = clock.now
     var rows: [CatalogueRow] = []
     var culprits: [Culprit] = []
     var unknown: [String] = []
     var notes: [String] = []
-    var queries = 0
-    let assumptions = self.assumptions
-    for (k, i) in instructions.enumerated() {
-      let c = try SensitivityClassifier(assumptions)
-      c.smtDirectory = smtDirectory
-      defer { queries += c.queries }
+    let (queries, seconds) = try eachWithFreshClassifier(
+      instructions, assumptions, smtDirectory: smtDirectory
+    ) {
+      k, i, c in
       let row = try c.classifyNonRoot(i)
       rows.append(row)
       progress(k, row)
@@ -217,15 +213,15 @@ public struct VTXConfiguration: Codable, Sendable, Hashable {
       let found =
         row.controlSensitive.map { "control:\($0)" } + row.behaviourSensitive.map { "behaviour:\($0)" }
         + (row.equivalence ?? []).map { "bare-machine:\($0)" }
-      guard !found.isEmpty else { continue }
+      guard !found.isEmpty else { return }
       // A halt the VMM does not intercept still ends at the next external interrupt, which exits.
       if found == ["control:activity"], controls.has(.externalInterruptExiting) {
         notes.append(
           "\(row.instruction) halts the guest without exiting; control returns at the next external interrupt, "
             + "which exits (pin-based external-interrupt exiting)")
-        continue
+        return
       }
-      guard let first = row.witnesses[found[0]] else { continue }
+      guard let first = row.witnesses[found[0]] else { return }
       culprits.append(
         Culprit(
           instruction: row.instruction, sensitivity: found, retiresAtCPL: first.states.first?.cpl ?? 0,
@@ -249,9 +245,7 @@ public struct VTXConfiguration: Codable, Sendable, Hashable {
       configuration: "vtx=\(name)",
       theorem: "trap-completeness (every sensitive step exits or is virtualized)",
       assumptions: statedAssumptions, verdict: verdict, rows: rows, culprits: culprits, unknown: unknown,
-      queries: queries,
-      seconds: Double((clock.now - start).components.seconds)
-        + Double((clock.now - start).components.attoseconds) / 1e18)
+      queries: queries, seconds: seconds)
     report.notes = notes
     report.events = events
     return report
@@ -318,26 +312,7 @@ extension SensitivityClassifier {
       ]
       return row
     }
-    for f in try controlSensitivity(i) {
-      let name = f.resource!.rawValue
-      switch f.answer {
-      case .witness(let w):
-        row.controlSensitive.append(name)
-        row.witnesses["control:\(name)"] = try WitnessSummary(w)
-      case .unknown: row.unknown.append("control:\(name)")
-      case .none: break
-      }
-    }
-    for f in try behaviourSensitivity(i) {
-      let name = "\(f.kind!.rawValue):\(f.resource?.rawValue ?? "relocation")"
-      switch f.answer {
-      case .witness(let w):
-        row.behaviourSensitive.append(name)
-        row.witnesses["behaviour:\(name)"] = try WitnessSummary(w)
-      case .unknown: row.unknown.append("behaviour:\(name)")
-      case .none: break
-      }
-    }
+    try addSensitivity(i, to: &row)
     for (name, answer) in try bareMachineDivergence(i, bytes: bytes) {
       switch answer {
       case .witness(let w):
