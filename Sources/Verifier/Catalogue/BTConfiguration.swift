@@ -79,12 +79,12 @@ public struct BTConfiguration: Sendable {
           ? row.controlSensitive.map { "control:\($0)" }
             + row.behaviourSensitive.filter { $0 != "code-location" }.map { "behaviour:\($0)" }
           : ["behaviour:code-location"]
-        let key = why[0].hasPrefix("control:") ? why[0] : "behaviour:" + why[0].dropFirst("behaviour:".count)
+        // The finding names are the witnesses' keys.
         culprits.append(
           Culprit(
             instruction: row.instruction,
             sensitivity: ["\(rule.rawValue) where \(needs.rawValue) is needed"] + why, retiresAtCPL: 1,
-            witness: row.witnesses[key]))
+            witness: row.witnesses[why[0]]))
       } else if rule > needs {
         notes.append(
           "\(row.instruction): \(rule.rawValue) where \(needs.rawValue) would do (correct, slower)")

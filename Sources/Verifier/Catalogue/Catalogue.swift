@@ -91,20 +91,8 @@ extension SensitivityClassifier {
   /// The whole row for `i`.
   public func classify(_ i: Instruction) throws -> CatalogueRow {
     let bytes = try Encoder.encode(i)
-    var row = CatalogueRow(
-      form: i.form.spec.opcode, instruction: i.description,
-      bytes: bytes.map { String(format: "%02X", $0) }.joined(separator: " "), outcome: nil, privileged: nil,
-      controlSensitive: [], behaviourSensitive: [], unknown: [], witnesses: [:])
-    // A step that reads the CPL as a Swift value after making it a term answers nothing: one
-    // unknown for the row, not one per query.
-    let stale = Set(assumptions.cpls.flatMap { evaluate(i, from: freeState(), cpl: $0).staleReads })
-    if !stale.isEmpty {
-      row.outcome = "unknown"
-      row.unknown = [
-        "every query: the semantics read \(stale.sorted().joined(separator: ", ")) after changing it"
-      ]
-      return row
-    }
+    var (row, answered) = startRow(i, bytes: bytes)
+    if answered { return row }
     let user = try retires(i, atCPL: assumptions.userCPL)
     let supervisor = try retires(i, atCPL: assumptions.supervisorCPL)
     switch (user, supervisor) {
@@ -129,6 +117,23 @@ extension SensitivityClassifier {
       if !anyRetires { row.outcome = "always traps" }
     }
     return row
+  }
+
+  /// A row of `i` with nothing found yet, and whether it is already answered: a step that
+  /// reads the CPL as a Swift value after making it a term answers nothing, so the row is one
+  /// unknown, not one per query.
+  func startRow(_ i: Instruction, bytes: [UInt8]) -> (row: CatalogueRow, answered: Bool) {
+    var row = CatalogueRow(
+      form: i.form.spec.opcode, instruction: i.description,
+      bytes: bytes.map { String(format: "%02X", $0) }.joined(separator: " "), outcome: nil, privileged: nil,
+      controlSensitive: [], behaviourSensitive: [], unknown: [], witnesses: [:])
+    let stale = Set(assumptions.cpls.flatMap { evaluate(i, from: freeState(), cpl: $0).staleReads })
+    guard !stale.isEmpty else { return (row, false) }
+    row.outcome = "unknown"
+    row.unknown = [
+      "every query: the semantics read \(stale.sorted().joined(separator: ", ")) after changing it"
+    ]
+    return (row, true)
   }
 
   /// Control- and behaviour-sensitivity findings of `i` added to `row`, each yes with its

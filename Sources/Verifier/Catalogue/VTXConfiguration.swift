@@ -299,19 +299,9 @@ extension SensitivityClassifier {
   /// retires, or the reverse.
   public func classifyNonRoot(_ i: Instruction) throws -> CatalogueRow {
     let bytes = try Encoder.encode(i)
-    var row = CatalogueRow(
-      form: i.form.spec.opcode, instruction: i.description,
-      bytes: bytes.map { String(format: "%02X", $0) }.joined(separator: " "), outcome: nil, privileged: nil,
-      controlSensitive: [], behaviourSensitive: [], unknown: [], witnesses: [:])
+    var (row, answered) = startRow(i, bytes: bytes)
     row.equivalence = []
-    let stale = Set(assumptions.cpls.flatMap { evaluate(i, from: freeState(), cpl: $0).staleReads })
-    if !stale.isEmpty {
-      row.outcome = "unknown"
-      row.unknown = [
-        "every query: the semantics read \(stale.sorted().joined(separator: ", ")) after changing it"
-      ]
-      return row
-    }
+    if answered { return row }
     try addSensitivity(i, to: &row)
     for (name, answer) in try bareMachineDivergence(i, bytes: bytes) {
       switch answer {
