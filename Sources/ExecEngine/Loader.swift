@@ -29,6 +29,16 @@ public enum Loader {
     throws(LoadError)
     -> Machine
   {
+    try validate(binary, convention)
+    let m = Machine(memorySize: convention.memorySize)
+    m.memory.load(gdt, at: PhysicalAddress(convention.gdtAddress))
+    m.memory.load(binary, at: PhysicalAddress(convention.loadAddress))
+    m.state = initialState(convention)
+    return m
+  }
+
+  /// The problems of loading `binary` per `convention`, as the error a user gets.
+  public static func validate(_ binary: [UInt8], _ convention: LoadConvention) throws(LoadError) {
     guard !binary.isEmpty else { throw LoadError(message: "the guest binary is empty") }
     guard convention.memorySize >= 1 << 20, UInt64(convention.memorySize) <= 1 << 32 else {
       throw LoadError(message: "memory size \(convention.memorySize) is outside 1 MiB … 4 GiB")
@@ -44,15 +54,18 @@ public enum Loader {
     if UInt64(convention.gdtAddress) < end && gdtEnd > UInt64(convention.loadAddress) {
       throw LoadError(message: "the guest overlaps the loader GDT at \(hex32(convention.gdtAddress))")
     }
-    let m = Machine(memorySize: convention.memorySize)
-    // GDT: null; code: base 0, limit 4 GiB, execute/read, DPL 0, 32-bit; data: read/write.
-    let gdt: [UInt8] = [
-      0, 0, 0, 0, 0, 0, 0, 0,
-      0xFF, 0xFF, 0x00, 0x00, 0x00, 0x9A, 0xCF, 0x00,
-      0xFF, 0xFF, 0x00, 0x00, 0x00, 0x92, 0xCF, 0x00,
-    ]
-    m.memory.load(gdt, at: PhysicalAddress(convention.gdtAddress))
-    m.memory.load(binary, at: PhysicalAddress(convention.loadAddress))
+  }
+
+  /// The loader's GDT: null; code: base 0, limit 4 GiB, execute/read, DPL 0, 32-bit; data:
+  /// read/write. Both accessed: the loader loaded them (its far jump and data moves).
+  public static let gdt: [UInt8] = [
+    0, 0, 0, 0, 0, 0, 0, 0,
+    0xFF, 0xFF, 0x00, 0x00, 0x00, 0x9B, 0xCF, 0x00,
+    0xFF, 0xFF, 0x00, 0x00, 0x00, 0x93, 0xCF, 0x00,
+  ]
+
+  /// The processor state at the guest's first instruction.
+  public static func initialState(_ convention: LoadConvention) -> CPUState {
     var s = CPUState()
     s.eip = convention.entryPoint
     s[.esp] = convention.stackPointer
@@ -60,10 +73,10 @@ public enum Loader {
     s.cr0 = 0x11  // PE | ET
     for seg in SegmentRegister.allCases {
       s[seg] = .flat(selector: seg == .cs ? 0x08 : 0x10, code: seg == .cs)
+      s[seg].attributes |= UInt16(SegmentAttribute.accessed)
     }
     s.gdtr = TableRegister(base: convention.gdtAddress, limit: 23)
     s.idtr = TableRegister(base: 0, limit: 0)
-    m.state = s
-    return m
+    return s
   }
 }

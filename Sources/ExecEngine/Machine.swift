@@ -16,6 +16,9 @@ public enum StopReason: Hashable, Sendable, Codable {
   case budgetExhausted
   /// The guest wrote this value to the debug-exit port.
   case debugExit(UInt32)
+  /// Execution reached host code (`Machine.hostCode`) at CPL 0: silicon has delivered an event
+  /// through the IDT to a monitor's handler, which is software outside the model.
+  case hostCode(UInt32)
   /// A triple fault shut the processor down: the faults in order, from the first to the one
   /// raised while delivering #DF (SDM Vol. 3A §6.15, "Interrupt 8").
   case shutdown([Fault])
@@ -179,6 +182,10 @@ public final class Machine {
 
   /// Where exceptions go: through the IDT (the default) or out of the run.
   public var exceptionRouting = ExceptionRouting.deliver
+  /// Linear addresses of host code: a monitor's handlers. The run ends (`StopReason.hostCode`)
+  /// before an instruction there would be fetched at CPL 0, so the monitor — Swift code — takes
+  /// over with the frame silicon pushed on its stack.
+  public var hostCode: Range<UInt32>?
   /// The last exception a run delivered through the IDT.
   public private(set) var lastDelivered: Fault?
 
@@ -195,6 +202,8 @@ public final class Machine {
     case .fault(let f): return .fault(f)
     case .modelGap(let what): return .modelGap(what)
     case .vmExit(let e): return .vmExit(e)
+    // The event that entered host code was delivered (an INT n retired).
+    case .hostCode: return lastDelivered.map { .fault($0) } ?? .retired
     }
   }
 
@@ -209,6 +218,8 @@ public final class Machine {
     var counts = self.counts
     var retired: UInt64 = 0
     var delivered: UInt64 = 0
+    let hostStart = hostCode?.lowerBound ?? 0
+    let hostSize = hostCode.map { $0.upperBound &- $0.lowerBound } ?? 0
     defer {
       counts.instructionsRetired &+= retired
       core = c
@@ -216,6 +227,9 @@ public final class Machine {
       self.counts = counts
     }
     while retired &+ delivered < budget {
+      if c.eip &- hostStart < hostSize && c.cpl == 0 {
+        return RunOutcome(reason: .hostCode(c.eip), eip: c.eip, instructionsRetired: retired)
+      }
       // Architectural features the model does not implement end the run before the next
       // instruction, never silently (docs/divergences.md).
       if let gap = Self.unmodelled(c) {
@@ -368,7 +382,8 @@ public final class Machine {
 
   /// Delivers `first` through the IDT, turning faults met on the way into #DF or a shutdown as
   /// SDM Vol. 3A Table 6-5 says. Returns why the run ends, or nil when a handler is entered.
-  static func deliverException(_ first: Fault, _ c: inout Core) -> StopReason? {
+  static func deliverException<C: ExecutionContext>(_ first: Fault, _ c: inout C) -> StopReason?
+  where C.Domain == Concrete {
     var chain = [first]
     var pending = first
     let faulting = c.eip

@@ -1,7 +1,7 @@
 /// Address spaces of IA-32 (Intel SDM Vol. 3A §3.1): a logical address (segment:offset) becomes a
 /// linear address through segmentation, and a linear address a physical one through paging.
 /// Each is its own type, so that one is never used where another is meant; a monitor's
-/// guest-physical → machine map adds more later.
+/// guest-physical → machine map adds `GuestPhysicalAddress`.
 
 /// An address on the processor's physical address bus (32 bits wide without PAE).
 public struct PhysicalAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -19,6 +19,19 @@ public struct LinearAddress: Hashable, Comparable, Sendable, CustomStringConvert
   @inlinable public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
   @inlinable public func advanced(by n: UInt32) -> Self { Self(value &+ n) }
   public var description: String { "lin:" + hex32(value) }
+}
+
+/// What a guest under a monitor believes is a physical address. The monitor maps it onto a
+/// machine `PhysicalAddress` through its guest-physical → machine-frame map; the two are never
+/// interchangeable.
+public struct GuestPhysicalAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+  public var value: UInt32
+  @inlinable public init(_ value: UInt32) { self.value = value }
+  @inlinable public static func < (a: Self, b: Self) -> Bool { a.value < b.value }
+  @inlinable public func advanced(by n: UInt32) -> Self { Self(value &+ n) }
+  /// The 4 KiB frame number.
+  @inlinable public var frame: UInt32 { value >> 12 }
+  public var description: String { "gphys:" + hex32(value) }
 }
 
 /// Eight hex digits, the form the SDM and debuggers print addresses in.

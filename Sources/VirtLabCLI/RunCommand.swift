@@ -45,6 +45,20 @@ struct RunCommand: ParsableCommand {
   @Option(help: "deliver: through the guest's IDT; stop: the first exception ends the run.")
   var exceptions: Exceptions = .deliver
 
+  enum Mode: String, ExpressibleByArgument, CaseIterable {
+    case native, trap
+  }
+
+  @Option(
+    help: ArgumentHelp(
+      "native: on the bare engine; trap: under trap-and-emulate by ring compression (docs/monitors.md).",
+      valueName: Mode.allCases.map(\.rawValue).joined(separator: "|")))
+  var mode: Mode = .native
+
+  @ArgumentParser.Flag(
+    help: "With --mode trap: run the guest natively too and compare what it can see (exit 1 when they differ).")
+  var compare = false
+
   @OptionGroup var output: OutputOptions
 
   struct Registers: Encodable {
@@ -62,6 +76,8 @@ struct RunCommand: ParsableCommand {
     let serial: String
     /// The value written to the debug-exit port, if the run ended that way.
     let debugExit: UInt32?
+    /// With --compare: what differs from the native run (empty: equivalent).
+    let differences: [String]?
     let registers: Registers
     let events: [String: UInt64]
   }
@@ -70,7 +86,7 @@ struct RunCommand: ParsableCommand {
     var reporter = Reporter(command: "run", resultSchema: "virtlab.run/1", json: output.json)
     reporter.inputs = [
       "guest": guest, "budget": String(budget), "memoryMiB": String(memory), "loadAddress": loadAddress,
-      "entry": entry ?? loadAddress, "exceptions": exceptions.rawValue,
+      "entry": entry ?? loadAddress, "exceptions": exceptions.rawValue, "mode": mode.rawValue,
     ]
     func fail(_ message: String) -> ExitCode {
       reporter.finish(.inputError, result: NoResult?.none, error: "virtlab run: \(message)")
@@ -108,14 +124,35 @@ struct RunCommand: ParsableCommand {
     convention.entry = start
     convention.memorySize = memory << 20
     let machine: Machine
-    do {
-      machine = try Loader.machine(flat: binary, convention)
+    var monitor: (any Monitor)?
+    do throws(LoadError) {
+      switch mode {
+      case .native: machine = try Loader.machine(flat: binary, convention)
+      case .trap:
+        guard exceptions == .deliver else {
+          throw LoadError(message: "--exceptions stop needs --mode native (the monitor takes every exception)")
+        }
+        let m = try TrapAndEmulate(guest: binary, convention)
+        monitor = m
+        machine = m.machine
+      }
     } catch {
       throw fail("\(file.path): \(error.message)")
     }
-    machine.exceptionRouting = exceptions == .deliver ? .deliver : .stop
-    let outcome = machine.run(budget: budget)
-    let s = machine.state
+    if monitor == nil { machine.exceptionRouting = exceptions == .deliver ? .deliver : .stop }
+    let outcome = monitor?.run(budget: budget) ?? machine.run(budget: budget)
+    let s = monitor?.guestState ?? machine.state
+    var differences: [String]?
+    if compare {
+      guard let monitor else { throw fail("--compare needs a monitor (--mode trap)") }
+      do throws(LoadError) {
+        let native = try Loader.machine(flat: binary, convention)
+        let n = native.run(budget: budget)
+        differences = Equivalence.compare(native: native, n, monitor: monitor, outcome)
+      } catch {
+        throw fail("\(file.path): \(error.message)")
+      }
+    }
     let (status, stop, detail): (ExitStatus, String, String?) =
       switch outcome.reason {
       case .halted: (.success, "halted", nil)
@@ -124,15 +161,18 @@ struct RunCommand: ParsableCommand {
       case .modelGap(let what): (.modelGap, "model-gap", what)
       // `virtlab run` never enters VMX non-root operation, so a VM exit would be a model bug.
       case .vmExit(let e): (.internalError, "vm-exit", e.description)
+      case .hostCode(let eip): (.internalError, "host-code", hex32(eip))
       case .budgetExhausted: (.budgetExhausted, "budget-exhausted", "\(budget) instructions")
       case .debugExit(let value): (.success, "debug-exit", "0x" + String(value, radix: 16))
       }
-    let events = Dictionary(uniqueKeysWithValues: machine.events.named.map { ($0.name, $0.value) })
+    var events = Dictionary(uniqueKeysWithValues: machine.events.named.map { ($0.name, $0.value) })
+    for (name, value) in monitor?.statistics.named ?? [] { events["monitor." + name] = value }
     let result = Result(
       guest: file.path, bytes: binary.count, stop: stop, detail: detail, eip: hex32(outcome.eip),
       instructions: outcome.instructionsRetired,
       serial: String(decoding: machine.serial.output, as: UTF8.self),
       debugExit: { if case .debugExit(let v) = outcome.reason { v } else { nil } }(),
+      differences: differences,
       registers: Registers(
         eax: hex32(s[.eax]), ecx: hex32(s[.ecx]), edx: hex32(s[.edx]), ebx: hex32(s[.ebx]),
         esp: hex32(s[.esp]),
@@ -156,6 +196,7 @@ struct RunCommand: ParsableCommand {
         case .shutdown(let chain): "shutdown: triple fault (\(Self.tripleFault(chain)))"
         case .modelGap(let what): "model gap: \(what) is not modelled yet"
         case .vmExit(let e): e.description
+        case .hostCode(let eip): "host code reached at \(hex32(eip)) (a monitor's handler)"
         case .budgetExhausted: "budget of \(budget) steps exhausted (the guest may run forever)"
         case .debugExit(let value): "debug exit with value 0x\(String(value, radix: 16))"
         }
@@ -167,11 +208,21 @@ struct RunCommand: ParsableCommand {
       print("eax=\(hex32(s[.eax])) ecx=\(hex32(s[.ecx])) edx=\(hex32(s[.edx])) ebx=\(hex32(s[.ebx]))")
       print("esp=\(hex32(s[.esp])) ebp=\(hex32(s[.ebp])) esi=\(hex32(s[.esi])) edi=\(hex32(s[.edi]))")
       print("eip=\(hex32(s.eip)) eflags=\(hex32(s.eflags))")
+      if let differences {
+        if differences.isEmpty {
+          print("equivalent: the native run ends the same, with the same output, state and memory")
+        } else {
+          print("not equivalent to the native run (\(differences.count) differences), first:")
+          for d in differences.prefix(12) { print("  \(d)") }
+        }
+      }
       if stats {
         for (name, value) in machine.events.named { print("\(name) \(value)") }
+        for (name, value) in monitor?.statistics.named ?? [] { print("monitor.\(name) \(value)") }
       }
     }
-    throw reporter.finish(status, result: result)
+    let differs = differences.map { !$0.isEmpty } ?? false
+    throw reporter.finish(differs ? .propertyFails : status, result: result)
   }
 
   static func parseAddress(_ text: String) -> UInt32? {
