@@ -3,6 +3,7 @@ import ExecEngine
 import Foundation
 
 import struct ISAModel.Fault
+import enum ISAModel.Disassembler
 import func ISAModel.hex32
 
 /// `virtlab run GUEST`: loads a guest and runs it natively on the engine.
@@ -58,6 +59,10 @@ struct RunCommand: ParsableCommand {
   @ArgumentParser.Flag(
     help: "With --mode trap: run the guest natively too and compare what it can see (exit 1 when they differ).")
   var compare = false
+
+  @ArgumentParser.Flag(
+    help: "With --mode trap: run natively and under the monitor step by step and report the first instruction after which they differ (exit 1).")
+  var lockstep = false
 
   @OptionGroup var output: OutputOptions
 
@@ -143,6 +148,18 @@ struct RunCommand: ParsableCommand {
     let outcome = monitor?.run(budget: budget) ?? machine.run(budget: budget)
     let s = monitor?.guestState ?? machine.state
     var differences: [String]?
+    var divergence: Divergence?
+    if lockstep {
+      guard monitor != nil else { throw fail("--lockstep needs a monitor (--mode trap)") }
+      do throws(LoadError) {
+        divergence = try Equivalence.lockstep(binary, convention, budget: budget) { b, c throws(LoadError) in
+          try TrapAndEmulate(guest: b, c)
+        }
+      } catch {
+        throw fail("\(file.path): \(error.message)")
+      }
+      differences = divergence.map { [$0.description] } ?? []
+    }
     if compare {
       guard let monitor else { throw fail("--compare needs a monitor (--mode trap)") }
       do throws(LoadError) {
@@ -208,7 +225,15 @@ struct RunCommand: ParsableCommand {
       print("eax=\(hex32(s[.eax])) ecx=\(hex32(s[.ecx])) edx=\(hex32(s[.edx])) ebx=\(hex32(s[.ebx]))")
       print("esp=\(hex32(s[.esp])) ebp=\(hex32(s[.ebp])) esi=\(hex32(s[.esi])) edi=\(hex32(s[.edi]))")
       print("eip=\(hex32(s.eip)) eflags=\(hex32(s.eflags))")
-      if let differences {
+      if lockstep {
+        if let divergence {
+          let text = divergence.instruction.map { Disassembler.text($0) } ?? "the end of the run"
+          print("diverges at step \(divergence.step), eip \(hex32(divergence.eip)): \(text)")
+          for d in divergence.differences.prefix(12) { print("  \(d)") }
+        } else {
+          print("no divergence: every step leaves the same state and memory natively and under the monitor")
+        }
+      } else if let differences {
         if differences.isEmpty {
           print("equivalent: the native run ends the same, with the same output, state and memory")
         } else {

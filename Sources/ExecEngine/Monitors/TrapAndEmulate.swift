@@ -23,9 +23,53 @@ public protocol Monitor: AnyObject {
   var statistics: MonitorStatistics { get }
   /// Called with every event and the guest clock (traces, routing). nil: only counted.
   var observer: ((MonitorEvent, UInt64) -> Void)? { get set }
+  /// The guest-physical address the guest's own tables give `linear` (nothing is touched:
+  /// no accessed bit, no CR2), or nil where they map nothing.
+  func peekTranslate(_ linear: UInt32) -> GuestPhysicalAddress?
+  /// The instruction at `eip` in the guest's code segment, read the same way.
+  func peekInstruction(at eip: UInt32) -> Instruction?
+}
+
+/// A culprit of the ring-1 verdict (sensitive, retires deprivileged) that this monitor's
+/// configuration closes, or that no run can show, with the probe that demonstrates it
+/// (models/guests/probes/PROBE.asm runs with no divergence).
+public struct UnobservedCulprit: Hashable, Sendable {
+  /// The instruction forms, by their SDM opcode column (`FormSpec.opcode`).
+  public var forms: [String]
+  public var reason: String
+  public var probe: String
 }
 
 public final class TrapAndEmulate: Monitor {
+  /// The Verifier's ring-1 culprits that do not diverge under this monitor, and why. Every
+  /// other culprit has a probe that diverges (VerifierTests checks both against the catalogue).
+  public static let unobservedCulprits: [UnobservedCulprit] = [
+    UnobservedCulprit(
+      forms: ["E4 ib", "E5 ib", "E6 ib", "E7 ib", "EC", "ED", "EE", "EF", "6C", "6D", "6E", "6F"],
+      reason: "closed: the real TSS has no I/O permission bitmap, so every port access at ring 1 traps (the verdict leaves the bitmap free)",
+      probe: "in"),
+    UnobservedCulprit(
+      forms: ["0F 31"],
+      reason: "not observable: the TSC is the guest's clock of retired instructions on both machines (the monitor's own time is not guest time)",
+      probe: "rdtsc"),
+    UnobservedCulprit(
+      forms: ["0F 00 /0"],
+      reason: "not observable: the real LDTR is null and so is the guest's (an LDT is a model gap under this monitor)",
+      probe: "sldt"),
+    UnobservedCulprit(
+      forms: ["8E /r", "07", "17", "1F", "0F A1", "0F A9"],
+      reason: "hidden: the real GDT mirrors the guest's (traced), loads from RPL 0 into SS fault and are emulated, and the guest's view undoes the compression",
+      probe: "mov-ds"),
+    UnobservedCulprit(
+      forms: ["CB", "CA iw"],
+      reason: "closed: a far return to RPL 0 faults at ring 1 (RPL < CPL) and is emulated; guest rings 1 and 2 are not run",
+      probe: "retf"),
+    UnobservedCulprit(
+      forms: ["0F 34"],
+      reason: "closed: the real IA32_SYSENTER_CS is 0, so SYSENTER faults (#GP(0)) and is emulated against the guest's MSRs",
+      probe: "sysenter"),
+  ]
+
   public let machine: Machine
   public let map: GuestPhysicalMap
   public internal(set) var vcpu: VirtualCPU
@@ -191,6 +235,25 @@ public final class TrapAndEmulate: Monitor {
       return machine.memory.bytes(at: map.machineAddress(address), count: count)
     }
     return (0..<count).map { k in machine.memory.read(map.machineAddress(address.advanced(by: UInt32(k)))) }
+  }
+
+  public func peekTranslate(_ linear: UInt32) -> GuestPhysicalAddress? {
+    var v = VirtualContext(self)
+    v.peeking = true
+    return (try? v.translate(linear, write: false, user: false)).map(GuestPhysicalAddress.init)
+  }
+
+  public func peekInstruction(at eip: UInt32) -> Instruction? {
+    var v = VirtualContext(self)
+    v.peeking = true
+    let cs = virtualSegment(.cs)
+    var bytes: [UInt8] = []
+    for k in UInt32(0)..<UInt32(Decoder.maximumLength) {
+      guard let b = try? v.readLinear(cs.base &+ eip &+ k, .byte) else { break }
+      bytes.append(UInt8(b))
+    }
+    if case .instruction(let i, _) = Decoder.decode(bytes) { return i }
+    return nil
   }
 
   // MARK: Running
