@@ -2,8 +2,8 @@ import ArgumentParser
 import ExecEngine
 import Foundation
 
-import struct ISAModel.Fault
 import enum ISAModel.Disassembler
+import struct ISAModel.Fault
 import func ISAModel.hex32
 
 /// `virtlab run GUEST`: loads a guest and runs it natively on the engine.
@@ -57,11 +57,14 @@ struct RunCommand: ParsableCommand {
   var mode: Mode = .native
 
   @ArgumentParser.Flag(
-    help: "With --mode trap: run the guest natively too and compare what it can see (exit 1 when they differ).")
+    help:
+      "With --mode trap: run the guest natively too and compare what it can see (exit 1 when they differ).")
   var compare = false
 
   @ArgumentParser.Flag(
-    help: "With --mode trap: run natively and under the monitor step by step and report the first instruction after which they differ (exit 1).")
+    help:
+      "With --mode trap: run natively and under the monitor step by step and report the first instruction after which they differ (exit 1)."
+  )
   var lockstep = false
 
   @OptionGroup var output: OutputOptions
@@ -135,7 +138,8 @@ struct RunCommand: ParsableCommand {
       case .native: machine = try Loader.machine(flat: binary, convention)
       case .trap:
         guard exceptions == .deliver else {
-          throw LoadError(message: "--exceptions stop needs --mode native (the monitor takes every exception)")
+          throw LoadError(
+            message: "--exceptions stop needs --mode native (the monitor takes every exception)")
         }
         let m = try TrapAndEmulate(guest: binary, convention)
         monitor = m

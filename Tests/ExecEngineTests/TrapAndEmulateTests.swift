@@ -12,7 +12,8 @@ import Testing
 
   func equivalent(_ name: String, exit: UInt32 = 0) throws -> (Machine, TrapAndEmulate) {
     let binary = try Nasm.assemble(file: Self.root.appendingPathComponent("models/guests/\(name).asm"))
-    let (report, native, monitor) = try Equivalence.run(binary, budget: 50_000_000) { b, c throws(LoadError) in
+    let (report, native, monitor) = try Equivalence.run(binary, budget: 50_000_000) {
+      b, c throws(LoadError) in
       try TrapAndEmulate(guest: b, c)
     }
     #expect(report.differences == [], "\(name) under trap-and-emulate")

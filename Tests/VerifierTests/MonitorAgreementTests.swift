@@ -70,7 +70,8 @@ import Testing
       let declared = unobserved.first { $0.forms.contains(key.form) }
       #expect(declared != nil, "the culprit \(text) neither diverges in a probe nor is declared unobserved")
       if let declared {
-        #expect(quiet.contains(declared.probe), "\(text): its probe \(declared.probe) must run without divergence")
+        #expect(
+          quiet.contains(declared.probe), "\(text): its probe \(declared.probe) must run without divergence")
       }
     }
     // A declared form that diverges would be a false claim.

@@ -70,7 +70,8 @@ public enum Equivalence {
       if n.reason != .budgetExhausted { break }
     }
     let rest = compare(native: native, n, monitor: monitor, m).filter { !$0.hasPrefix("instructions:") }
-    return rest.isEmpty ? nil : Divergence(step: step, eip: native.core.eip, instruction: nil, differences: rest)
+    return rest.isEmpty
+      ? nil : Divergence(step: step, eip: native.core.eip, instruction: nil, differences: rest)
   }
 
   /// Linear ranges a step of `instruction` may write, from the registers before it: the stack
@@ -103,7 +104,9 @@ public enum Equivalence {
   }
 
   /// The differences between a native machine and a monitored guest after their runs.
-  public static func compare(native: Machine, _ n: RunOutcome, monitor: any Monitor, _ m: RunOutcome) -> [String] {
+  public static func compare(native: Machine, _ n: RunOutcome, monitor: any Monitor, _ m: RunOutcome)
+    -> [String]
+  {
     var out: [String] = []
     if n.reason != m.reason { out.append("stop: \(n.reason) → \(m.reason)") }
     if n.eip != m.eip { out.append("stop eip: \(hex32(n.eip)) → \(hex32(m.eip))") }
@@ -135,7 +138,8 @@ public enum Equivalence {
       let b = monitor.guestMemory(at: GuestPhysicalAddress(UInt32(page)), count: 4096)
       if a != b {
         pages += 1
-        if first == nil, let k = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset {
+        if first == nil, let k = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset
+        {
           first = (page + k, a[k], b[k])
         }
       }
@@ -145,7 +149,8 @@ public enum Equivalence {
     if let first {
       out.append(
         "memory: first difference at gphys:\(hex32(UInt32(first.address))) "
-          + "(\(hex8(first.native)) → \(hex8(first.monitored))), \(pages) page\(pages == 1 ? "" : "s") differ")
+          + "(\(hex8(first.native)) → \(hex8(first.monitored))), \(pages) page\(pages == 1 ? "" : "s") differ"
+      )
     }
     if native.memory.size != monitor.guestMemorySize {
       out.append("memory size: \(native.memory.size) → \(monitor.guestMemorySize)")

@@ -75,7 +75,9 @@ public struct MonitorStatistics: Hashable, Sendable, Codable {
     switch e {
     case .entry(let vector, _, _):
       count("entries")
-      count(vector < 32 ? "traps.\(Exception(rawValue: vector).map { "\($0)" } ?? "\(vector)")" : "interrupts.external")
+      count(
+        vector < 32
+          ? "traps.\(Exception(rawValue: vector).map { "\($0)" } ?? "\(vector)")" : "interrupts.external")
     case .emulated(let m, _, let reason):
       count("emulated.\(reason.rawValue)")
       count("emulated.instruction.\(m)")

@@ -34,8 +34,10 @@ public enum MonitorLayout {
 
   /// The pages of the monitor region that are mapped, as (linear address, writable).
   static var pages: [(linear: UInt32, writable: Bool)] {
-    (0..<gdtPages).map { (gdt + $0 << 12, true) } + [(idt, true), (tss, true), (stack, true),
-      (stack + 0x1000, true), (entries, false)]
+    (0..<gdtPages).map { (gdt + $0 << 12, true) } + [
+      (idt, true), (tss, true), (stack, true),
+      (stack + 0x1000, true), (entries, false),
+    ]
   }
 
   /// The guest privilege a real one stands for: ring compression runs the guest kernel's ring 0

@@ -61,7 +61,9 @@ final class ShadowPageTables {
   /// What happened, for the monitor's statistics.
   var record: (ShadowOperation) -> Void = { _ in }
 
-  init(machine: Machine, map: GuestPhysicalMap, frames: [UInt32], monitorEntries: [(index: Int, value: UInt32)]) {
+  init(
+    machine: Machine, map: GuestPhysicalMap, frames: [UInt32], monitorEntries: [(index: Int, value: UInt32)]
+  ) {
     self.machine = machine
     self.map = map
     self.free = frames.reversed()
@@ -79,8 +81,9 @@ final class ShadowPageTables {
     if spaces[root] != nil {
       if root != current { record(.cacheHit) }
     } else {
-      if spaces.count >= Self.cachedSpaces, let victim = spaces.filter({ $0.key != current && $0.key != root })
-        .min(by: { $0.value.lastUse < $1.value.lastUse })?.key
+      if spaces.count >= Self.cachedSpaces,
+        let victim = spaces.filter({ $0.key != current && $0.key != root })
+          .min(by: { $0.value.lastUse < $1.value.lastUse })?.key
       {
         drop(victim)
       }
@@ -215,7 +218,9 @@ final class ShadowPageTables {
       {
         write(space.directory, entry, 0)
         spaces[frame]!.tables[entry] = nil
-        if let source = spaces[frame]!.sources.removeValue(forKey: entry) { forgetTableUser(source, root: frame) }
+        if let source = spaces[frame]!.sources.removeValue(forKey: entry) {
+          forgetTableUser(source, root: frame)
+        }
         free.append(table)
         if frame == current { machine.core.dropTranslations(keepingGlobal: false) }
         record(.invalidate)
@@ -224,7 +229,9 @@ final class ShadowPageTables {
         for user in tableUsers[frame] ?? [] {
           guard let table = spaces[user.root]?.tables[user.index] else { continue }
           write(table, entry, 0)
-          if user.root == current { machine.core.invalidatePage(UInt32(user.index) << 22 | UInt32(entry) << 12) }
+          if user.root == current {
+            machine.core.invalidatePage(UInt32(user.index) << 22 | UInt32(entry) << 12)
+          }
           record(.invalidate)
         }
       }

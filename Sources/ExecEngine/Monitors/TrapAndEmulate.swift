@@ -46,27 +46,33 @@ public final class TrapAndEmulate: Monitor {
   public static let unobservedCulprits: [UnobservedCulprit] = [
     UnobservedCulprit(
       forms: ["E4 ib", "E5 ib", "E6 ib", "E7 ib", "EC", "ED", "EE", "EF", "6C", "6D", "6E", "6F"],
-      reason: "closed: the real TSS has no I/O permission bitmap, so every port access at ring 1 traps (the verdict leaves the bitmap free)",
+      reason:
+        "closed: the real TSS has no I/O permission bitmap, so every port access at ring 1 traps (the verdict leaves the bitmap free)",
       probe: "in"),
     UnobservedCulprit(
       forms: ["0F 31"],
-      reason: "not observable: the TSC is the guest's clock of retired instructions on both machines (the monitor's own time is not guest time)",
+      reason:
+        "not observable: the TSC is the guest's clock of retired instructions on both machines (the monitor's own time is not guest time)",
       probe: "rdtsc"),
     UnobservedCulprit(
       forms: ["0F 00 /0"],
-      reason: "not observable: the real LDTR is null and so is the guest's (an LDT is a model gap under this monitor)",
+      reason:
+        "not observable: the real LDTR is null and so is the guest's (an LDT is a model gap under this monitor)",
       probe: "sldt"),
     UnobservedCulprit(
       forms: ["8E /r", "07", "17", "1F", "0F A1", "0F A9"],
-      reason: "hidden: the real GDT mirrors the guest's (traced), loads from RPL 0 into SS fault and are emulated, and the guest's view undoes the compression",
+      reason:
+        "hidden: the real GDT mirrors the guest's (traced), loads from RPL 0 into SS fault and are emulated, and the guest's view undoes the compression",
       probe: "mov-ds"),
     UnobservedCulprit(
       forms: ["CB", "CA iw"],
-      reason: "closed: a far return to RPL 0 faults at ring 1 (RPL < CPL) and is emulated; guest rings 1 and 2 are not run",
+      reason:
+        "closed: a far return to RPL 0 faults at ring 1 (RPL < CPL) and is emulated; guest rings 1 and 2 are not run",
       probe: "retf"),
     UnobservedCulprit(
       forms: ["0F 34"],
-      reason: "closed: the real IA32_SYSENTER_CS is 0, so SYSENTER faults (#GP(0)) and is emulated against the guest's MSRs",
+      reason:
+        "closed: the real IA32_SYSENTER_CS is 0, so SYSENTER faults (#GP(0)) and is emulated against the guest's MSRs",
       probe: "sysenter"),
   ]
 
@@ -125,7 +131,8 @@ public final class TrapAndEmulate: Monitor {
       frames[page.linear] = f
       let entry = Int((page.linear >> 12) & 0x3FF)
       machine.memory.write(
-        PhysicalAddress(regionTable << 12 | UInt32(entry) << 2), .dword, f << 12 | 0x61 | (page.writable ? 2 : 0))
+        PhysicalAddress(regionTable << 12 | UInt32(entry) << 2), .dword,
+        f << 12 | 0x61 | (page.writable ? 2 : 0))
     }
     let regionIndex = Int(MonitorLayout.base >> 22)
     shadow = ShadowPageTables(
@@ -138,7 +145,8 @@ public final class TrapAndEmulate: Monitor {
     let idt = frames[MonitorLayout.idt]! << 12
     for v in UInt32(0)..<256 {
       let offset = MonitorLayout.entries + v * MonitorLayout.entryStride
-      machine.memory.write(PhysicalAddress(idt + v * 8), .dword, MonitorLayout.codeSelector << 16 | offset & 0xFFFF)
+      machine.memory.write(
+        PhysicalAddress(idt + v * 8), .dword, MonitorLayout.codeSelector << 16 | offset & 0xFFFF)
       machine.memory.write(PhysicalAddress(idt + v * 8 + 4), .dword, offset & 0xFFFF_0000 | 0x8E00)
     }
     // The real TSS: the monitor's stack for ring 0; no I/O bitmap (every port traps).
@@ -168,13 +176,16 @@ public final class TrapAndEmulate: Monitor {
     var real = guest
     real.gdtr = TableRegister(base: MonitorLayout.gdt, limit: 0xFFFF)
     real.idtr = TableRegister(base: MonitorLayout.idt, limit: 0x7FF)
-    real.tr = SegmentState(selector: UInt16(MonitorLayout.tssSelector), base: MonitorLayout.tss, limit: 0x67, attributes: 0x8B)
+    real.tr = SegmentState(
+      selector: UInt16(MonitorLayout.tssSelector), base: MonitorLayout.tss, limit: 0x67, attributes: 0x8B)
     real.ldtr = SegmentState(selector: 0, base: 0, limit: 0, attributes: 0)
     real.cr0 = CR0.pe | CR0.et | CR0.wp | CR0.pg
     real.cr3 = shadow.activate(ShadowPageTables.physicalRoot)
     real.cr4 = 0
     real.eflags = (guest.eflags & ~FlagMask.iopl) | Flag.if.mask
-    for s in SegmentRegister.allCases { real[s] = SegmentState(RingCompression.cache(guest[s].cache, for: s)) }
+    for s in SegmentRegister.allCases {
+      real[s] = SegmentState(RingCompression.cache(guest[s].cache, for: s))
+    }
     machine.state = real
     machine.hostCode = MonitorLayout.entries..<(MonitorLayout.entries + 256 * MonitorLayout.entryStride)
     remirror()
@@ -204,14 +215,17 @@ public final class TrapAndEmulate: Monitor {
     let d = Descriptor<Concrete>(
       low: UInt32(truncatingIfNeeded: mirror[index]), high: UInt32(truncatingIfNeeded: mirror[index] >> 32))
     let c = Concrete()
-    let original = SegmentCache(selector: v.selector, base: d.base(c), limit: d.limit(c), attributes: d.attributes(c))
+    let original = SegmentCache(
+      selector: v.selector, base: d.base(c), limit: d.limit(c), attributes: d.attributes(c))
     let installed = RingCompression.cache(original, for: s)
     let a = SegmentAttribute.accessed
-    guard installed.base == r.base, installed.limit == r.limit, installed.attributes | a == r.attributes | a else {
+    guard installed.base == r.base, installed.limit == r.limit, installed.attributes | a == r.attributes | a
+    else {
       return v
     }
     // A loaded cache has its accessed bit set (the load set it), whatever the table says now.
-    return SegmentCache(selector: v.selector, base: original.base, limit: original.limit, attributes: original.attributes | a)
+    return SegmentCache(
+      selector: v.selector, base: original.base, limit: original.limit, attributes: original.attributes | a)
   }
 
   public var guestState: CPUState {
@@ -221,7 +235,8 @@ public final class TrapAndEmulate: Monitor {
     s.ldtr = vcpu.ldtr
     s.tr = vcpu.tr
     for r in SystemRegister.allCases { s[r] = vcpu[r] }
-    s.eflags = (s.eflags & ~(Flag.if.mask | FlagMask.iopl)) | (vcpu.interruptFlag ? Flag.if.mask : 0)
+    s.eflags =
+      (s.eflags & ~(Flag.if.mask | FlagMask.iopl)) | (vcpu.interruptFlag ? Flag.if.mask : 0)
       | UInt32(vcpu.iopl) << 12
     s.msrs = vcpu.msrs
     s.halted = vcpu.halted
@@ -282,7 +297,9 @@ public final class TrapAndEmulate: Monitor {
       switch out.reason {
       case .hostCode(let eip):
         var counted = Progress(steps: steps, retired: retired, budget: budget)
-        if let stop = enter(vector: UInt8((eip &- MonitorLayout.entries) / MonitorLayout.entryStride), &counted) {
+        if let stop = enter(
+          vector: UInt8((eip &- MonitorLayout.entries) / MonitorLayout.entryStride), &counted)
+        {
           (steps, retired) = (counted.steps, counted.retired)
           return end(stop)
         }
@@ -386,7 +403,9 @@ public final class TrapAndEmulate: Monitor {
       return emulate(.tracedWrite, &counted)
     }
     let eip = machine.core.eip
-    lastHidden = lastHidden.eip == eip && lastHidden.linear == linear ? (eip, linear, lastHidden.count + 1) : (eip, linear, 1)
+    lastHidden =
+      lastHidden.eip == eip && lastHidden.linear == linear
+      ? (eip, linear, lastHidden.count + 1) : (eip, linear, 1)
     if lastHidden.count > 3 {
       return .modelGap("shadow paging made no progress at \(hex32(eip)) for \(hex32(linear))")
     }

@@ -197,7 +197,9 @@ struct VirtualContext: ExecutionContext {
     if condition.isSet { throw .modelGap(what) }
   }
 
-  mutating func when(_ condition: Bit, _ body: (inout VirtualContext) throws(Interrupt) -> Void) throws(Interrupt) {
+  mutating func when(_ condition: Bit, _ body: (inout VirtualContext) throws(Interrupt) -> Void)
+    throws(Interrupt)
+  {
     if condition.isSet { try body(&self) }
   }
 
