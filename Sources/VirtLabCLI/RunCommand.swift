@@ -6,11 +6,11 @@ import enum ISAModel.Disassembler
 import struct ISAModel.Fault
 import func ISAModel.hex32
 
-/// `virtlab run GUEST`: loads a guest and runs it natively on the engine.
+/// `virtlab run GUEST`: loads a guest and runs it on the engine, natively or under a monitor.
 struct RunCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "run",
-    abstract: "Run a guest natively on the engine.",
+    abstract: "Run a guest on the engine, natively or under a monitor.",
     discussion: """
       GUEST is a NAME (models/guests/NAME.asm), a .asm file (assembled with nasm) or a flat \
       binary. It is loaded at 0x1000 and entered in 32-bit protected mode at CPL 0 \
@@ -18,7 +18,10 @@ struct RunCommand: ParsableCommand {
       delivered ends as a triple-fault shutdown (the loader's IDT is empty), or with \
       --exceptions stop the first exception ends the run. The run ends at HLT (exit 0), a \
       fault or shutdown (2), the instruction budget (3) or an instruction the model does not \
-      implement (4), and prints the final registers.
+      implement (4), and prints the final registers. With --mode trap it runs under \
+      trap-and-emulate by ring compression (docs/monitors.md); --compare runs it natively too and \
+      compares what the guest can see, --lockstep finds the first instruction after which the two \
+      differ (exit 1 when they do).
       """)
 
   @Argument(help: "The guest: a NAME, GUEST.asm or GUEST.bin.")

@@ -1,5 +1,5 @@
 // `make bench`: performance figures, each against a peer measured in the same run.
-// `virtlab-bench [engine] [kernels] [z3] [catalogue]` runs a part; no argument runs all.
+// `virtlab-bench [engine] [kernels] [monitors] [z3] [catalogue]` runs a part; no argument runs all.
 import Foundation
 
 let parts = Set(CommandLine.arguments.dropFirst())
@@ -34,6 +34,10 @@ if all || parts.contains("engine") {
 
 if all || parts.contains("kernels") {
   for line in try kernelBench() { print(line) }
+}
+
+if all || parts.contains("monitors") {
+  for line in try monitorBench() { print(line) }
 }
 
 if all || parts.contains("z3") {
