@@ -5,7 +5,9 @@ import Foundation
 /// peer, in the same run, best of `repeats` each): guest instructions, monitor events by kind,
 /// guest MIPS under the monitor next to native, and whether the runs are equivalent.
 func monitorBench(repeats: Int = 3) throws -> [String] {
-  let workloads = ["syscall", "pgfault", "ptemod", "divzero", "in", "timer", "forkwait", "compute", "callret3"]
+  let workloads = [
+    "syscall", "pgfault", "ptemod", "divzero", "in", "timer", "forkwait", "compute", "callret3",
+  ]
   var lines: [String] = []
   for name in workloads {
     let binary = try Nasm.assemble(file: URL(fileURLWithPath: "models/guests/\(name).asm"))
@@ -23,7 +25,8 @@ func monitorBench(repeats: Int = 3) throws -> [String] {
       t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
       if t < trap.seconds { trap = (t, o, monitor) }
     }
-    guard let n = native.outcome, let machine = native.machine, let o = trap.outcome, let monitor = trap.monitor
+    guard let n = native.outcome, let machine = native.machine, let o = trap.outcome,
+      let monitor = trap.monitor
     else { continue }
     let equivalent = Equivalence.compare(native: machine, n, monitor: monitor, o).isEmpty
     let nativeMIPS = Double(n.instructionsRetired) / native.seconds / 1e6
@@ -37,7 +40,8 @@ func monitorBench(repeats: Int = 3) throws -> [String] {
     let kinds = [
       "entries", "traps.#GP", "traps.#PF", "interrupts.external", "emulated.privileged",
       "emulated.software-interrupt", "emulated.traced-write", "pagefaults.hidden", "pagefaults.true",
-      "shadow.build", "shadow.cache-hit", "shadow.table-build", "shadow.invalidate", "interrupts.virtual.delivered",
+      "shadow.build", "shadow.cache-hit", "shadow.table-build", "shadow.invalidate",
+      "interrupts.virtual.delivered",
     ]
     let counts = kinds.filter { s[$0] > 0 }.map { "\($0)=\(s[$0])" }.joined(separator: " ")
     lines.append("        \(name.padding(toLength: 9, withPad: " ", startingAt: 0)) \(counts)")

@@ -2,6 +2,40 @@ import Foundation
 import Testing
 
 @Suite struct RunTests {
+  @Test func trapModeRunsUnderTheMonitorEqualToNative() throws {
+    let r = try VirtLabProcess.run(["run", "hello", "--mode", "trap", "--compare", "--stats"])
+    #expect(r.code == 0, "\(r.err)")
+    #expect(r.out.contains("hello from the guest"))
+    #expect(r.out.contains("equivalent: the native run ends the same"))
+    // Every IN and OUT of hello traps at ring 1 and is emulated.
+    #expect(r.out.contains("monitor.traps.#GP 43"))
+    let json = try VirtLabProcess.run(["run", "hello", "--mode", "trap", "--compare", "--json"])
+    let report = try #require(try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [String: Any])
+    let result = try #require(report["result"] as? [String: Any])
+    #expect((result["differences"] as? [String]) == [])
+    #expect((report["inputs"] as? [String: String])?["mode"] == "trap")
+  }
+
+  @Test func lockstepNamesTheCulprit() throws {
+    let probe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+      .deletingLastPathComponent().appendingPathComponent("models/guests/probes/popf.asm")
+    let r = try VirtLabProcess.run(["run", probe.path, "--mode", "trap", "--lockstep"])
+    #expect(r.code == 1, "\(r.err)")
+    #expect(r.out.contains("diverges at step 2, eip 00001017: popfd"))
+    #expect(r.out.contains("eflags: 00000202 → 00000002"))
+  }
+
+  @Test func unknownModesAndMisusedFlagsAreRefused() throws {
+    let bad = try VirtLabProcess.run(["run", "hello", "--mode", "bt"])
+    #expect(bad.code == 64)
+    #expect(bad.err.contains("native") && bad.err.contains("trap"))
+    let compare = try VirtLabProcess.run(["run", "hello", "--compare"])
+    #expect(compare.code == 64)
+    #expect(compare.err.contains("--compare needs a monitor"))
+    let stop = try VirtLabProcess.run(["run", "hello", "--mode", "trap", "--exceptions", "stop"])
+    #expect(stop.code == 64)
+  }
+
   @Test func runsANamedGuestToHLT() throws {
     let r = try VirtLabProcess.run(["run", "mix"])
     #expect(r.code == 0, "\(r.err)")
