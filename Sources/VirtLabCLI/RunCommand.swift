@@ -70,6 +70,12 @@ struct RunCommand: ParsableCommand {
   )
   var lockstep = false
 
+  @Option(
+    help: ArgumentHelp(
+      "Write a Chrome/Perfetto trace of the run (trace-event JSON on the virtual clock) to FILE.",
+      valueName: "FILE"))
+  var trace: String?
+
   @OptionGroup var output: OutputOptions
 
   struct Registers: Encodable {
@@ -110,6 +116,14 @@ struct RunCommand: ParsableCommand {
     }
     guard (1...4096).contains(memory) else { throw fail("--memory \(memory) is outside 1…4096 MiB") }
     guard budget > 0 else { throw fail("--budget must be at least 1") }
+    if let trace {
+      reporter.inputs["trace"] = trace
+      var isDirectory: ObjCBool = false
+      let folder = URL(fileURLWithPath: trace).deletingLastPathComponent().path
+      guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+        throw fail("--trace \(trace): the folder \(folder) does not exist")
+      }
+    }
 
     let file: URL
     switch Self.resolve(guest) {
@@ -152,7 +166,12 @@ struct RunCommand: ParsableCommand {
       throw fail("\(file.path): \(error.message)")
     }
     if monitor == nil { machine.exceptionRouting = exceptions == .deliver ? .deliver : .stop }
+    let recorder = trace.map { _ in TraceRecorder() }
+    if let recorder, let monitor { monitor.observer = { recorder.record($0, at: $1) } }
     let outcome = monitor?.run(budget: budget) ?? machine.run(budget: budget)
+    recorder?.span(
+      track: 6, name: "run", from: 0, to: machine.clock,
+      args: [("stop", "\(outcome.reason)"), ("instructions", String(outcome.instructionsRetired))])
     let s = monitor?.guestState ?? machine.state
     var differences: [String]?
     var divergence: Divergence?
@@ -251,6 +270,15 @@ struct RunCommand: ParsableCommand {
       if stats {
         for (name, value) in machine.events.named { print("\(name) \(value)") }
         for (name, value) in monitor?.statistics.named ?? [] { print("monitor.\(name) \(value)") }
+      }
+    }
+    if let trace, let recorder {
+      do {
+        try recorder.json(guest: file.lastPathComponent, mode: mode.rawValue)
+          .write(to: URL(fileURLWithPath: trace), atomically: true, encoding: .utf8)
+      } catch {
+        // The run's results are out already; the trace alone is lost.
+        throw reporter.finish(.inputError, result: result, error: "virtlab run: --trace \(trace): cannot be written (\(error.localizedDescription))")
       }
     }
     let differs = differences.map { !$0.isEmpty } ?? false

@@ -31,7 +31,7 @@ timer_interrupt:
         jae .done
         pop edx
         pop eax
-        iretd
+        iret_friendly
 .done:  sub eax, [first]
         mov ebx, eax
         jmp exit_with_result
