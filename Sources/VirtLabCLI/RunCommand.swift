@@ -120,7 +120,8 @@ struct RunCommand: ParsableCommand {
       reporter.inputs["trace"] = trace
       var isDirectory: ObjCBool = false
       let folder = URL(fileURLWithPath: trace).deletingLastPathComponent().path
-      guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
+      guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue
+      else {
         throw fail("--trace \(trace): the folder \(folder) does not exist")
       }
     }
@@ -278,7 +279,9 @@ struct RunCommand: ParsableCommand {
           .write(to: URL(fileURLWithPath: trace), atomically: true, encoding: .utf8)
       } catch {
         // The run's results are out already; the trace alone is lost.
-        throw reporter.finish(.inputError, result: result, error: "virtlab run: --trace \(trace): cannot be written (\(error.localizedDescription))")
+        throw reporter.finish(
+          .inputError, result: result,
+          error: "virtlab run: --trace \(trace): cannot be written (\(error.localizedDescription))")
       }
     }
     let differs = differences.map { !$0.isEmpty } ?? false

@@ -55,39 +55,64 @@ public enum ShadowOperation: String, Hashable, Sendable, Codable, CaseIterable {
 }
 
 /// Event counts of one run under a monitor, by stable name (the keys of `--stats`, JSON and the
-/// price tables of CPU profiles).
+/// price tables of CPU profiles). Kept as plain counters: recording is on the monitor's hot path.
 public struct MonitorStatistics: Hashable, Sendable, Codable {
-  public private(set) var counts: [String: UInt64] = [:]
+  private var entries: UInt64 = 0
+  private var traps = [UInt64](repeating: 0, count: 32)
+  private var external: UInt64 = 0
+  private var emulated = [UInt64](repeating: 0, count: 3)
+  private var instructions = [UInt64](repeating: 0, count: 256)
+  private var reflected = [UInt64](repeating: 0, count: 32)
+  private var hidden: UInt64 = 0
+  private var truePageFaults: UInt64 = 0
+  private var shadow = [UInt64](repeating: 0, count: ShadowOperation.allCases.count)
+  private var delivered: UInt64 = 0
+  private var held: UInt64 = 0
+  private var deviceReads: UInt64 = 0
+  private var deviceWrites: UInt64 = 0
 
   public init() {}
 
-  public mutating func count(_ name: String, _ n: UInt64 = 1) { counts[name, default: 0] &+= n }
+  private static let reasons: [EmulationReason] = [.privileged, .softwareInterrupt, .tracedWrite]
 
-  public subscript(name: String) -> UInt64 { counts[name] ?? 0 }
-
-  /// The counters, sorted by name.
-  public var named: [(name: String, value: UInt64)] {
-    counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
-  }
-
-  /// Counts `e` under its names: `monitor.entries`, `traps.VECTOR`, `emulated.MNEMONIC`, ….
+  /// Counts `e` under its names: `entries`, `traps.#GP`, `emulated.instruction.MNEMONIC`, ….
   public mutating func record(_ e: MonitorEvent) {
     switch e {
     case .entry(let vector, _, _):
-      count("entries")
-      count(
-        vector < 32
-          ? "traps.\(Exception(rawValue: vector).map { "\($0)" } ?? "\(vector)")" : "interrupts.external")
+      entries &+= 1
+      if vector < 32 { traps[Int(vector)] &+= 1 } else { external &+= 1 }
     case .emulated(let m, _, let reason):
-      count("emulated.\(reason.rawValue)")
-      count("emulated.instruction.\(m)")
-    case .reflected(let f, _): count("reflected.\(f.vector)")
-    case .hiddenPageFault: count("pagefaults.hidden")
-    case .truePageFault: count("pagefaults.true")
-    case .shadow(let op): count("shadow.\(op.rawValue)")
-    case .virtualInterrupt: count("interrupts.virtual.delivered")
-    case .interruptHeld: count("interrupts.virtual.held")
-    case .deviceAccess(_, let write, _): count(write ? "devices.writes" : "devices.reads")
+      emulated[Self.reasons.firstIndex(of: reason)!] &+= 1
+      instructions[Int(m.rawValue)] &+= 1
+    case .reflected(let f, _): reflected[Int(f.vector.rawValue)] &+= 1
+    case .hiddenPageFault: hidden &+= 1
+    case .truePageFault: truePageFaults &+= 1
+    case .shadow(let op): shadow[ShadowOperation.allCases.firstIndex(of: op)!] &+= 1
+    case .virtualInterrupt: delivered &+= 1
+    case .interruptHeld: held &+= 1
+    case .deviceAccess(_, let write, _):
+      if write { deviceWrites &+= 1 } else { deviceReads &+= 1 }
     }
   }
+
+  /// The counters that are not zero, sorted by name.
+  public var named: [(name: String, value: UInt64)] {
+    var out: [(String, UInt64)] = [
+      ("entries", entries), ("interrupts.external", external), ("pagefaults.hidden", hidden),
+      ("pagefaults.true", truePageFaults), ("interrupts.virtual.delivered", delivered),
+      ("interrupts.virtual.held", held), ("devices.reads", deviceReads), ("devices.writes", deviceWrites),
+    ]
+    func vector(_ v: Int) -> String { Exception(rawValue: UInt8(v)).map { "\($0)" } ?? "\(v)" }
+    for v in 0..<32 {
+      out.append(("traps." + vector(v), traps[v]))
+      out.append(("reflected." + vector(v), reflected[v]))
+    }
+    for (k, r) in Self.reasons.enumerated() { out.append(("emulated.\(r.rawValue)", emulated[k])) }
+    for m in Mnemonic.allCases { out.append(("emulated.instruction.\(m)", instructions[Int(m.rawValue)])) }
+    for (k, op) in ShadowOperation.allCases.enumerated() { out.append(("shadow.\(op.rawValue)", shadow[k])) }
+    return out.filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }.map { (name: $0.0, value: $0.1) }
+  }
+
+  /// A counter by name (0 if it never counted).
+  public subscript(name: String) -> UInt64 { named.first { $0.name == name }?.value ?? 0 }
 }

@@ -28,7 +28,8 @@ public final class TraceRecorder {
           1, "entry " + Self.vectorName(vector), "entry",
           [("eip", hex32(eip))] + (code.map { [("error", hex32($0))] } ?? [])
         )
-      case .emulated(let m, let eip, let reason): (2, "emulate \(m)", "emulate.\(reason.rawValue)", [("eip", hex32(eip))])
+      case .emulated(let m, let eip, let reason):
+        (2, "emulate \(m)", "emulate.\(reason.rawValue)", [("eip", hex32(eip))])
       case .reflected(let f, let eip): (1, "reflect \(f)", "reflect", [("eip", hex32(eip))])
       case .hiddenPageFault(let linear): (3, "hidden #PF", "paging", [("linear", hex32(linear))])
       case .truePageFault(let linear): (3, "true #PF", "paging", [("linear", hex32(linear))])
@@ -45,7 +46,9 @@ public final class TraceRecorder {
   }
 
   /// An instant event.
-  public func instant(track: Int, name: String, category: String, at clock: UInt64, args: [(String, String)] = []) {
+  public func instant(
+    track: Int, name: String, category: String, at clock: UInt64, args: [(String, String)] = []
+  ) {
     guard events.count < capacity else {
       dropped += 1
       return
@@ -57,7 +60,9 @@ public final class TraceRecorder {
   }
 
   /// A span of the clock (a whole run).
-  public func span(track: Int, name: String, from start: UInt64, to end: UInt64, args: [(String, String)] = []) {
+  public func span(
+    track: Int, name: String, from start: UInt64, to end: UInt64, args: [(String, String)] = []
+  ) {
     events.append(
       "{\"name\":\(Self.quote(name)),\"cat\":\"run\",\"ph\":\"X\",\"ts\":\(start),\"dur\":\(end &- start),"
         + "\"pid\":1,\"tid\":\(track),\"args\":{"
@@ -70,10 +75,13 @@ public final class TraceRecorder {
       "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"args\":{\"name\":\(Self.quote("\(guest) (\(mode))"))}}"
     ]
     for (tid, name) in Self.tracks {
-      all.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":\(tid),\"args\":{\"name\":\(Self.quote(name))}}")
+      all.append(
+        "{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":\(tid),\"args\":{\"name\":\(Self.quote(name))}}"
+      )
     }
     all += events
-    return "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"clock\":\"guest instructions retired (1 tick shown as 1 us)\","
+    return
+      "{\"displayTimeUnit\":\"ns\",\"otherData\":{\"clock\":\"guest instructions retired (1 tick shown as 1 us)\","
       + "\"schema\":\"virtlab.trace/1\",\"dropped\":\(dropped)},\"traceEvents\":[\n"
       + all.joined(separator: ",\n") + "\n]}\n"
   }

@@ -484,22 +484,32 @@ public final class TrapAndEmulate: Monitor {
     var bytes: [UInt8] = []
     while true {
       var fault: Fault?
-      var k = UInt32(bytes.count)
-      repeat {
-        let offset = eip &+ k
-        if offset > cs.limit {
-          fault = Fault(.gp, errorCode: 0)
-          break
-        }
+      // The rest of this page (at most 15 bytes in all), translated once as the fetch does.
+      let k = UInt32(bytes.count)
+      let linear = cs.base &+ eip &+ k
+      var count = min(UInt32(Decoder.maximumLength) - k, 0x1000 - (linear & 0xFFF))
+      // The CS limit: bytes past it are not fetched (#GP(0) if the instruction needs them).
+      let room = cs.limit &- (eip &+ k)
+      if eip &+ k > cs.limit {
+        count = 0
+        fault = Fault(.gp, errorCode: 0)
+      } else if room < count - 1 {
+        count = room + 1
+        fault = Fault(.gp, errorCode: 0)
+      }
+      if count > 0 {
         do throws(Interrupt) {
-          bytes.append(UInt8(try v.readLinear(cs.base &+ offset, .byte)))
+          let p = GuestPhysicalAddress(try v.translate(linear, write: false, user: v.cpl == 3))
+          if map.isRAM(p.frame) {
+            bytes += guestMemory(at: p, count: Int(count))
+          } else {
+            for j in 0..<count { bytes.append(UInt8(try v.readPhysical(p.value &+ j, .byte))) }
+          }
         } catch {
           guard case .fault(let f) = error else { throw error }
           fault = f
-          break
         }
-        k += 1
-      } while k < UInt32(Decoder.maximumLength) && (cs.base &+ eip &+ k) & 0xFFF != 0
+      }
       switch Decoder.decode(bytes) {
       case .instruction(let i, let length):
         v.eip = eip &+ UInt32(length)
