@@ -16,6 +16,29 @@ import Testing
     #expect((report["inputs"] as? [String: String])?["mode"] == "trap")
   }
 
+  @Test func traceIsTraceEventJSONOnTheVirtualClock() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("virtlab-\(UUID().uuidString).json")
+    defer { try? FileManager.default.removeItem(at: path) }
+    let r = try VirtLabProcess.run(["run", "timer", "--mode", "trap", "--stats", "--trace", path.path])
+    #expect(r.code == 0, "\(r.err)")
+    let data = try Data(contentsOf: path)
+    let trace = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let events = try #require(trace["traceEvents"] as? [[String: Any]])
+    let instants = events.filter { $0["ph"] as? String == "i" }
+    // The timer's 50 interrupts, each delivered through the guest's IDT, in clock order.
+    #expect(instants.filter { $0["name"] as? String == "deliver 32" }.count == 50)
+    let entries = instants.filter { ($0["name"] as? String)?.hasPrefix("entry ") ?? false }.count
+    #expect(r.out.contains("monitor.entries \(entries)\n"))
+    let times = instants.compactMap { $0["ts"] as? Int }
+    #expect(times.count == instants.count && times == times.sorted())
+    let run = try #require(events.first { $0["ph"] as? String == "X" })
+    #expect((run["dur"] as? Int ?? 0) > 245_000)
+    // A folder that is not there is refused before the run.
+    let bad = try VirtLabProcess.run(["run", "timer", "--trace", "/nonexistent-folder/t.json"])
+    #expect(bad.code == 64)
+    #expect(bad.err.contains("does not exist"))
+  }
+
   @Test func lockstepNamesTheCulprit() throws {
     let probe = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .deletingLastPathComponent().appendingPathComponent("models/guests/probes/popf.asm")
