@@ -17,7 +17,8 @@ import Testing
   }
 
   @Test func traceIsTraceEventJSONOnTheVirtualClock() throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("virtlab-\(UUID().uuidString).json")
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "virtlab-\(UUID().uuidString).json")
     defer { try? FileManager.default.removeItem(at: path) }
     let r = try VirtLabProcess.run(["run", "timer", "--mode", "trap", "--stats", "--trace", path.path])
     #expect(r.code == 0, "\(r.err)")
