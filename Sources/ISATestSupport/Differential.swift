@@ -18,7 +18,7 @@ public final class DifferentialRunner {
   /// 0x100000, limit 0xFFF), an execute-only code segment (0x38), readable code (0x40), an LDT
   /// descriptor (0x48).
   public static let gdt: UInt32 = 0x0800
-  static let gdtBytes: [UInt8] = [
+  public static let gdtBytes: [UInt8] = [
     0, 0, 0, 0, 0, 0, 0, 0,
     0xFF, 0xFF, 0, 0, 0, 0x9B, 0xCF, 0,
     0xFF, 0xFF, 0, 0, 0, 0x93, 0xCF, 0,

@@ -60,16 +60,6 @@ public final class TrapAndEmulate: Monitor {
         "not observable: the real LDTR is null and so is the guest's (an LDT is a model gap under this monitor)",
       probe: "sldt"),
     UnobservedCulprit(
-      forms: ["8E /r", "07", "17", "1F", "0F A1", "0F A9"],
-      reason:
-        "hidden: the real GDT mirrors the guest's (traced), loads from RPL 0 into SS fault and are emulated, and the guest's view undoes the compression",
-      probe: "mov-ds"),
-    UnobservedCulprit(
-      forms: ["CB", "CA iw"],
-      reason:
-        "closed: a far return to RPL 0 faults at ring 1 (RPL < CPL) and is emulated; guest rings 1 and 2 are not run",
-      probe: "retf"),
-    UnobservedCulprit(
       forms: ["0F 34"],
       reason:
         "closed: the real IA32_SYSENTER_CS is 0, so SYSENTER faults (#GP(0)) and is emulated against the guest's MSRs",
@@ -110,12 +100,27 @@ public final class TrapAndEmulate: Monitor {
   /// Loads `binary` per `convention` into guest memory and prepares the real machine: the
   /// guest's initial state with its privilege compressed, paging on over a shadow of its
   /// physical memory, the monitor's tables in the top 64 MiB.
-  public init(guest binary: [UInt8], _ convention: LoadConvention = LoadConvention()) throws(LoadError) {
+  public convenience init(guest binary: [UInt8], _ convention: LoadConvention = LoadConvention())
+    throws(LoadError)
+  {
     try Loader.validate(binary, convention)
+    try self.init(
+      state: Loader.initialState(convention), memorySize: convention.memorySize,
+      contents: [(convention.gdtAddress, Loader.gdt), (convention.loadAddress, binary)])
+  }
+
+  /// A guest that starts in `state` (at CPL 0 or 3) with `memorySize` bytes of RAM holding
+  /// `contents` at their guest-physical addresses.
+  public init(state guest: CPUState, memorySize: Int, contents: [(UInt32, [UInt8])]) throws(LoadError) {
+    guard guest.cpl == 0 || guest.cpl == 3 else {
+      throw LoadError(message: "a guest at CPL \(guest.cpl): ring compression runs only rings 0 and 3")
+    }
+    guard memorySize >= 1 << 20, memorySize % 4096 == 0, memorySize <= 2 << 30 else {
+      throw LoadError(message: "guest memory of \(memorySize) bytes: 1 MiB … 2 GiB in whole pages")
+    }
     let monitorFrames = UInt32(Self.monitorMemory >> 12)
-    map = GuestPhysicalMap(ramFrames: UInt32(convention.memorySize >> 12), firstFrame: monitorFrames)
-    machine = Machine(memorySize: Self.monitorMemory + convention.memorySize)
-    let guest = Loader.initialState(convention)
+    map = GuestPhysicalMap(ramFrames: UInt32(memorySize >> 12), firstFrame: monitorFrames)
+    machine = Machine(memorySize: Self.monitorMemory + memorySize)
     vcpu = VirtualCPU(guest)
 
     // Monitor frames: 1 is the page table of its region, then the tables; the rest is the pool.
@@ -168,9 +173,8 @@ public final class TrapAndEmulate: Monitor {
       MonitorLayout.tssSelector,
       (t & 0xFF00_0000) << 32 | ((t >> 16) & 0xFF) << 32 | 0x8B00 << 32 | (t & 0xFFFF) << 16 | 0x67)
 
-    // The guest's memory: the loader's GDT and the binary, at their guest-physical addresses.
-    loadGuest(Loader.gdt, at: convention.gdtAddress)
-    loadGuest(binary, at: convention.loadAddress)
+    // The guest's memory.
+    for (address, bytes) in contents { loadGuest(bytes, at: address) }
 
     // The real processor: the guest's registers; the monitor's tables, paging and flags.
     var real = guest
@@ -180,8 +184,9 @@ public final class TrapAndEmulate: Monitor {
       selector: UInt16(MonitorLayout.tssSelector), base: MonitorLayout.tss, limit: 0x67, attributes: 0x8B)
     real.ldtr = SegmentState(selector: 0, base: 0, limit: 0, attributes: 0)
     real.cr0 = CR0.pe | CR0.et | CR0.wp | CR0.pg
-    real.cr3 = shadow.activate(ShadowPageTables.physicalRoot)
-    real.cr4 = 0
+    real.cr3 = shadow.activate(
+      guest.cr0 & CR0.pg != 0 ? guest.cr3 >> 12 : ShadowPageTables.physicalRoot)
+    real.cr4 = guest.cr4 & CR4.tsd
     real.eflags = (guest.eflags & ~FlagMask.iopl) | Flag.if.mask
     for s in SegmentRegister.allCases {
       real[s] = SegmentState(RingCompression.cache(guest[s].cache, for: s))
@@ -329,8 +334,13 @@ public final class TrapAndEmulate: Monitor {
       realGDTAddress(Int(machine.core.readPhysical(monitorPhysical(a), .dword) & 0xFFFF) >> 3).advanced(by: 4)
     }
     let saved = reloaded.map { machine.memory.read($0, .dword) }
+    // Its return to an outer ring also nulls data segment registers the new CPL may not use —
+    // a null selector's RPL bits included; delivery left them as the guest had them.
+    let data: [SegmentRegister] = [.ds, .es, .fs, .gs]
+    let segments = data.map { machine.core.segment($0) }
     do throws(Interrupt) {
       try Semantics.execute(&machine.core, Self.iretd)
+      for (s, cache) in zip(data, segments) { try machine.core.setSegment(s, cache) }
     } catch {
       return .modelGap("the monitor could not return to the guest (\(error))")
     }

@@ -1,4 +1,4 @@
-; probe-mov-ds: Loading a data segment register at ring 1 reads the real (compressed) descriptor; the guest sees the cache its own GDT gives: nothing shows.
+; probe-mov-ds: loading segment registers with the RPL the guest kernel uses (0) works at ring 1: the real GDT mirrors the guest's and SS loads from RPL 0 trap. (With RPL 1 they diverge: the mov-sreg-rpl1 and pop-* probes.)
 %include "probe.inc"
         mov ax, 0x10
         mov ds, ax
