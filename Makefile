@@ -14,13 +14,17 @@ build: setup
 release: setup
 	$(SWIFT) build -c release --product virtlab
 
-# The main job. For now: the versions, a nasm guest run natively on the engine, and a real
-# Z3 run of bit-vector identities (two proofs and a refutation with its counterexample).
+# The main job. For now: the versions, a nasm guest run natively on the engine, a guest kernel
+# under trap-and-emulate compared with its native run, and a real Z3 run of bit-vector
+# identities (two proofs and a refutation with its counterexample).
 demo: release
 	$(RELEASE_BIN) version
 	@echo
 	@echo "== models/guests/mix.asm on the engine"
 	$(RELEASE_BIN) run mix --stats
+	@echo
+	@echo "== models/guests/syscall.asm under trap-and-emulate (ring 1, shadow paging), compared with native"
+	$(RELEASE_BIN) run syscall --mode trap --compare
 	@echo
 	@echo "== models/smt/identities.smt2 (unsat = holds for all x; sat = refuted)"
 	$(RELEASE_BIN) smt models/smt/identities.smt2
