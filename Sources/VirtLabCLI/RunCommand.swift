@@ -95,6 +95,8 @@ struct RunCommand: ParsableCommand {
     let debugExit: UInt32?
     /// With --compare: what differs from the native run (empty: equivalent).
     let differences: [String]?
+    /// With --lockstep: culprits the run executed that the monitor declares it cannot show.
+    let notes: [String]?
     let registers: Registers
     let events: [String: UInt64]
   }
@@ -176,10 +178,24 @@ struct RunCommand: ParsableCommand {
     let s = monitor?.guestState ?? machine.state
     var differences: [String]?
     var divergence: Divergence?
+    var notes: [String] = []
     if lockstep {
       guard monitor != nil else { throw fail("--lockstep needs a monitor (--mode trap)") }
       do throws(LoadError) {
-        divergence = try Equivalence.lockstep(binary, convention, budget: budget) { b, c throws(LoadError) in
+        var seen: Set<String> = []
+        divergence = try Equivalence.lockstep(
+          binary, convention, budget: budget,
+          executed: { eip, i in
+            let form = i.form.spec.opcode
+            guard !seen.contains(form),
+              let u = TrapAndEmulate.unobservedCulprits.first(where: { $0.forms.contains(form) })
+            else { return }
+            seen.insert(form)
+            notes.append(
+              "\(Disassembler.text(i)) at \(hex32(eip)) is a ring-1 culprit this run cannot show: \(u.reason)"
+            )
+          }
+        ) { b, c throws(LoadError) in
           try TrapAndEmulate(guest: b, c)
         }
       } catch {
@@ -217,6 +233,7 @@ struct RunCommand: ParsableCommand {
       serial: String(decoding: machine.serial.output, as: UTF8.self),
       debugExit: { if case .debugExit(let v) = outcome.reason { v } else { nil } }(),
       differences: differences,
+      notes: lockstep ? notes : nil,
       registers: Registers(
         eax: hex32(s[.eax]), ecx: hex32(s[.ecx]), edx: hex32(s[.edx]), ebx: hex32(s[.ebx]),
         esp: hex32(s[.esp]),
@@ -260,6 +277,7 @@ struct RunCommand: ParsableCommand {
         } else {
           print("no divergence: every step leaves the same state and memory natively and under the monitor")
         }
+        for note in notes { print("note: \(note)") }
       } else if let differences {
         if differences.isEmpty {
           print("equivalent: the native run ends the same, with the same output, state and memory")

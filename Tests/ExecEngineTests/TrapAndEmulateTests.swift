@@ -99,6 +99,34 @@ import Testing
     #expect(m.statistics["interrupts.virtual.delivered"] == native.events.interruptsDelivered)
   }
 
+  /// docs/divergences.md, under trap-and-emulate: the passed-through APIC accepts an interrupt
+  /// that arrives while the guest's IF is 0 (the real IF is 1: the monitor takes it and holds
+  /// it), where the bare machine leaves it requested. The guest can read the difference.
+  @Test func aHeldInterruptIsInServiceOnThePassedThroughAPIC() throws {
+    let binary = try Nasm.assemble(
+      source: """
+        bits 32
+        org 0x1000
+          mov dword [0xFEE000F0], 0x1FF     ; SVR: enabled
+          mov dword [0xFEE003E0], 0xB       ; divide by 1
+          mov dword [0xFEE00320], 0x40      ; LVT timer: vector 0x40, one-shot
+          mov dword [0xFEE00380], 10        ; fires 10 ticks later, with IF = 0
+          mov ecx, 20
+        spin: loop spin
+          mov eax, [0xFEE00120]             ; ISR bits 32-63: 0x40 is bit 0
+          mov ebx, [0xFEE00220]             ; IRR bits 32-63
+          hlt
+        """)
+    let native = try Loader.machine(flat: binary)
+    let n = native.run(budget: 1000)
+    let monitor = try TrapAndEmulate(guest: binary)
+    let m = monitor.run(budget: 1000)
+    #expect(n.reason == .halted && m.reason == .halted)
+    #expect(native.state[.eax] == 0 && native.state[.ebx] == 1)
+    #expect(monitor.guestState[.eax] == 1 && monitor.guestState[.ebx] == 0)
+    #expect(monitor.statistics["interrupts.virtual.held"] == 1)
+  }
+
   @Test func guestMemoryIsNotMachineMemory() throws {
     let binary = try Nasm.assemble(file: Self.root.appendingPathComponent("models/guests/hello.asm"))
     let m = try TrapAndEmulate(guest: binary)

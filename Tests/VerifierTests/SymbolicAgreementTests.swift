@@ -156,8 +156,12 @@ import Z3
     _ i: Instruction, _ length: Int, _ before: CPUState, _ reason: StopReason, image: [UInt8],
     machine m: Machine, _ domain: TermDomain
   ) -> [String] {
+    // The interrupt shadow a step starts in (after STI, say) ends with that step on the engine's
+    // clock; the semantics only ever set it. What the step leaves is its own shadow.
+    var start = before
+    if start.interruptsInhibitedUntil <= start.clock &+ 1 { start.interruptsInhibitedUntil = 0 }
     let initial = SymbolicState(
-      before, memory: { a in Int(a) < image.count ? image[Int(a)] : 0xFF }, in: domain.context)
+      start, memory: { a in Int(a) < image.count ? image[Int(a)] : 0xFF }, in: domain.context)
     let symbolic = SymbolicStep(
       i, length: length, from: initial,
       assumptions: StepAssumptions(cpl: before.cpl, iopl: UInt8((before.eflags >> 12) & 3)), domain: domain)

@@ -47,6 +47,13 @@ import Testing
     #expect(r.code == 1, "\(r.err)")
     #expect(r.out.contains("diverges at step 2, eip 00001017: popfd"))
     #expect(r.out.contains("eflags: 00000202 → 00000002"))
+    // A culprit the deterministic clock cannot show is said to be one, not passed in silence.
+    let rdtsc = probe.deletingLastPathComponent().appendingPathComponent("rdtsc.asm")
+    let t = try VirtLabProcess.run(["run", rdtsc.path, "--mode", "trap", "--lockstep"])
+    #expect(t.code == 0, "\(t.err)")
+    #expect(t.out.contains("no divergence"))
+    #expect(
+      t.out.contains("note: rdtsc at 00001012 is a ring-1 culprit this run cannot show: not observable"))
   }
 
   @Test func unknownModesAndMisusedFlagsAreRefused() throws {

@@ -32,8 +32,10 @@ public enum Equivalence {
   /// step the state the guest sees and the memory the step could have written (its stack, its
   /// memory operand, its string destination), and returns the first step that differs — the
   /// culprit — or nil if the runs stay equal to their end (then memory is compared whole).
+  /// `executed` sees each instruction before it runs.
   public static func lockstep(
     _ binary: [UInt8], _ convention: LoadConvention = LoadConvention(), budget: UInt64,
+    executed: ((UInt32, Instruction) -> Void)? = nil,
     monitor makeMonitor: ([UInt8], LoadConvention) throws(LoadError) -> any Monitor
   ) throws(LoadError) -> Divergence? {
     let native = try Loader.machine(flat: binary, convention)
@@ -44,6 +46,7 @@ public enum Equivalence {
     while step < budget {
       let eip = native.core.eip
       let instruction = monitor.peekInstruction(at: eip)
+      if let executed, let instruction { executed(eip, instruction) }
       let watched = watchedRanges(native, instruction)
       n = native.run(budget: 1)
       m = monitor.run(budget: 1)
