@@ -194,10 +194,8 @@ struct RunCommand: ParsableCommand {
             notes.append(
               "\(Disassembler.text(i)) at \(hex32(eip)) is a ring-1 culprit this run cannot show: \(u.reason)"
             )
-          }
-        ) { b, c throws(LoadError) in
-          try TrapAndEmulate(guest: b, c)
-        }
+          },
+          monitor: { b, c throws(LoadError) in try TrapAndEmulate(guest: b, c) })
       } catch {
         throw fail("\(file.path): \(error.message)")
       }
