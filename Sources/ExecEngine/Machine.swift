@@ -320,7 +320,9 @@ public final class Machine {
         if let value = ports.exitRequest {
           return RunOutcome(reason: .debugExit(value), eip: c.eip, instructionsRetired: retired)
         }
-        if k == b.count && b.stop >= 0 && c.eip == b.stopEIP {
+        // What ends the block (a fault or gap decoding the next instruction) is the next step:
+        // taken only while the budget lasts, so that a budget of 1 is one step.
+        if k == b.count && b.stop >= 0 && c.eip == b.stopEIP && retired &+ delivered < budget {
           switch cache.stops[b.stop] {
           case .decoded(.fault(let f)): fault = f
           case .decoded(.modelGap(let what)):

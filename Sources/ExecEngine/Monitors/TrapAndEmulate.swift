@@ -584,6 +584,11 @@ public final class TrapAndEmulate: Monitor {
   }
 
   func setVirtualSystemRegister(_ r: SystemRegister, _ v: UInt32) throws(Interrupt) {
+    if r == .gdtrLimit && v >= MonitorLayout.guestEntries * 8 {
+      // The real GDT's top entries are the monitor's own descriptors.
+      throw .modelGap(
+        "a GDT reaching selector 0xFFE8 under trap-and-emulate (the monitor's descriptors are there)")
+    }
     let old = vcpu[r]
     vcpu[r] = v
     switch r {
