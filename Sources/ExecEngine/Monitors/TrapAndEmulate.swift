@@ -440,40 +440,26 @@ public final class TrapAndEmulate: Monitor {
       return reflect(f)
     }
     let next = machine.core.eip
-    do throws(Interrupt) {
-      try Semantics.execute(&v, instruction)
-    } catch {
-      machine.core.eip = eip
-      guard case .fault(let f) = error else { return stop(error) }
-      counted.steps += 1
-      return reflect(f)
-    }
-    machine.core.clock &+= 1
-    counted.steps += 1
-    counted.retired += 1
-    note(.emulated(instruction.mnemonic, eip: eip, reason: reason))
     // A REP string instruction writing a traced page (zeroing or copying a page table) would
     // trap on every element: the monitor runs its elements on, while nothing else is due.
-    if reason == .tracedWrite && instruction.repeatPrefix != .none {
-      while machine.core.eip == eip, counted.steps < counted.budget,
-        machine.core.apic.deadline.map({ $0 > machine.core.clock }) ?? true
-      {
-        v.currentInstruction = eip
-        v.eip = next
-        do throws(Interrupt) {
-          try Semantics.execute(&v, instruction)
-        } catch {
-          machine.core.eip = eip
-          guard case .fault(let f) = error else { return stop(error) }
-          counted.steps += 1
-          return reflect(f)
-        }
-        machine.core.clock &+= 1
+    let batch = reason == .tracedWrite && instruction.repeatPrefix != .none
+    repeat {
+      v.currentInstruction = eip
+      v.eip = next
+      do throws(Interrupt) {
+        try Semantics.execute(&v, instruction)
+      } catch {
+        machine.core.eip = eip
+        guard case .fault(let f) = error else { return stop(error) }
         counted.steps += 1
-        counted.retired += 1
-        note(.emulated(instruction.mnemonic, eip: eip, reason: reason))
+        return reflect(f)
       }
-    }
+      machine.core.clock &+= 1
+      counted.steps += 1
+      counted.retired += 1
+      note(.emulated(instruction.mnemonic, eip: eip, reason: reason))
+    } while batch && machine.core.eip == eip && counted.steps < counted.budget
+      && (machine.core.apic.deadline.map { $0 > machine.core.clock } ?? true)
     if v.inhibited {
       vcpu.inhibitUntil = machine.core.clock &+ 1
       machine.core.inhibitUntil = vcpu.inhibitUntil
