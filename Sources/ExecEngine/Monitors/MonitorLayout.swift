@@ -39,10 +39,6 @@ public enum MonitorLayout {
       (stack + 0x1000, true), (entries, false),
     ]
   }
-
-  /// The guest privilege a real one stands for: ring compression runs the guest kernel's ring 0
-  /// at ring 1.
-  @inline(__always) static func realPrivilege(_ virtual: UInt32) -> UInt32 { virtual == 0 ? 1 : virtual }
 }
 
 /// Ring compression of descriptors and segment caches (what the monitor installs for the guest).

@@ -70,8 +70,6 @@ final class ShadowPageTables {
     self.monitorEntries = monitorEntries
   }
 
-  var framesFree: Int { free.count }
-
   // MARK: Address spaces
 
   /// Makes `root` (a guest page-directory frame, or `physicalRoot`) the current address space,

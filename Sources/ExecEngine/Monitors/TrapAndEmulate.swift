@@ -118,6 +118,11 @@ public final class TrapAndEmulate: Monitor {
     guard memorySize >= 1 << 20, memorySize % 4096 == 0, memorySize <= 2 << 30 else {
       throw LoadError(message: "guest memory of \(memorySize) bytes: 1 MiB … 2 GiB in whole pages")
     }
+    for (address, bytes) in contents where UInt64(address) + UInt64(bytes.count) > UInt64(memorySize) {
+      throw LoadError(
+        message:
+          "\(bytes.count) bytes at \(hex32(address)) do not fit in \(memorySize >> 20) MiB of guest memory")
+    }
     let monitorFrames = UInt32(Self.monitorMemory >> 12)
     map = GuestPhysicalMap(ramFrames: UInt32(memorySize >> 12), firstFrame: monitorFrames)
     machine = Machine(memorySize: Self.monitorMemory + memorySize)
@@ -197,9 +202,8 @@ public final class TrapAndEmulate: Monitor {
   }
 
   private func loadGuest(_ bytes: [UInt8], at address: UInt32) {
-    for (k, b) in bytes.enumerated() {
-      machine.memory.write(map.machineAddress(GuestPhysicalAddress(address &+ UInt32(k))), b)
-    }
+    // Guest RAM is one run of machine frames (the binary was checked to fit in it).
+    machine.memory.load(bytes, at: map.machineAddress(GuestPhysicalAddress(address)))
   }
 
   // MARK: The guest's view
