@@ -1,6 +1,6 @@
 /// The concrete execution context: the semantics of ISAModel run against real registers and
-/// memory. Status flags are lazy: the last flag-setting instruction's record is kept and a flag
-/// is computed only when read (FlagSemantics gives the one definition either way).
+/// memory. Status flags are lazy: the last two flag-setting instructions' records are kept and
+/// a flag is computed only when read (FlagSemantics gives the one definition either way).
 import ISAModel
 
 /// Marks physical pages that hold decoded code, so a write to one flushes the decode cache.
@@ -91,6 +91,11 @@ struct Core: ExecutionContext {
   var flagBits: UInt32 = FlagMask.reservedOne
   var pending = FlagRecord<UInt32>(.logic, .dword, a: 0, b: 0, result: 0, carry: 0)
   var pendingMask: UInt32 = 0
+  /// The record before `pending`, for the bits in `olderMask` (disjoint from `pendingMask`):
+  /// an instruction that writes only some flags (ROL, INC) leaves the rest to it, so that
+  /// nothing is computed until read.
+  var older = FlagRecord<UInt32>(.logic, .dword, a: 0, b: 0, result: 0, carry: 0)
+  var olderMask: UInt32 = 0
   var cpl: UInt8 = 0
   var iopl: UInt8 = 0
   // Not a stored property: a field holding an array made Core non-trivial and halved the
@@ -129,11 +134,12 @@ struct Core: ExecutionContext {
 
   @inline(__always) func flag(_ f: Flag) -> Bit {
     if pendingMask & f.mask != 0 { return FlagSemantics.flag(f, pending, Concrete()) }
+    if olderMask & f.mask != 0 { return FlagSemantics.flag(f, older, Concrete()) }
     return Bit(flagBits & f.mask != 0)
   }
 
   @inline(__always) mutating func setFlag(_ f: Flag, _ v: Bit) {
-    if pendingMask & f.mask != 0 { materialize() }
+    if (pendingMask | olderMask) & f.mask != 0 { materialize() }
     flagBits = v.isSet ? flagBits | f.mask : flagBits & ~f.mask
   }
 
@@ -143,21 +149,33 @@ struct Core: ExecutionContext {
       flagBits = (flagBits & ~r.op.writes) | FlagSemantics.bits(r)
       return
     }
-    // A record that leaves some pending bits alone (INC after ADD) must fix them first.
-    if pendingMask & ~r.op.writes != 0 { materialize() }
+    let written = r.op.writes
+    let kept = pendingMask & ~written
+    if kept != 0 {
+      // A record that leaves some pending bits alone (ROL or INC after ADD): the pending
+      // record becomes the older one for those bits; what the older one still held is fixed.
+      let olderKept = olderMask & ~written & ~pendingMask
+      if olderKept != 0 { flagBits = (flagBits & ~olderKept) | FlagSemantics.bits(older, in: olderKept) }
+      older = pending
+      olderMask = kept
+    } else {
+      olderMask &= ~written
+    }
     pending = r
-    pendingMask = r.op.writes
+    pendingMask = written
   }
 
   /// Computes the pending flags into `flagBits`.
   mutating func materialize() {
     flagBits = eflags
     pendingMask = 0
+    olderMask = 0
   }
 
   /// EFLAGS with every bit computed.
   var eflags: UInt32 {
-    (flagBits & ~pendingMask) | (FlagSemantics.bits(pending) & pendingMask)
+    (flagBits & ~pendingMask & ~olderMask) | (FlagSemantics.bits(older) & olderMask)
+      | (FlagSemantics.bits(pending) & pendingMask)
   }
 
   @inline(__always) func segmentBase(_ s: SegmentRegister) -> UInt32 { registerFile[8 + Int(s.rawValue)] }
@@ -426,11 +444,10 @@ struct Core: ExecutionContext {
   }
 
   mutating func writePort(_ port: UInt32, _ size: OperandSize, _ v: UInt32) throws(Interrupt) {
-    let generation = code.generation
     ports.write(UInt16(truncatingIfNeeded: port), size, v)
-    // A device may end the run (debug exit) or overwrite decoded code by DMA: leave the block
-    // so the loop looks.
-    if ports.exitRequest != nil || code.generation != generation { leaveBlock = true }
+    // A device may end the run (debug exit), overwrite decoded code by DMA or, later, raise an
+    // interrupt: leave the block so the loop looks.
+    leaveBlock = true
   }
 
   @inline(__always)

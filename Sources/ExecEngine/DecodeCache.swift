@@ -7,6 +7,15 @@ struct DecodeCache {
   struct Decoded {
     let instruction: Instruction
     let next: UInt32
+    /// How it runs (`Handlers.select`): a fixed-shape handler or the general one.
+    let handler: Handler
+    let operands: ShapeOperands
+
+    init(instruction: Instruction, next: UInt32) {
+      self.instruction = instruction
+      self.next = next
+      (handler, operands) = Handlers.select(instruction)
+    }
   }
 
   /// What ended decoding past a block's last instruction.
@@ -25,6 +34,10 @@ struct DecodeCache {
     /// Index into `stops` of what ended decoding past the last instruction, or -1.
     let stop: Int
     let stopEIP: UInt32
+    /// Whether the next block may follow without a return to the run loop: the last
+    /// instruction changes nothing the loop looks at between blocks (a near branch, a string
+    /// instruction, or any instruction that does not end a block) and nothing stopped decoding.
+    let chains: Bool
   }
 
   static let tableBits = 14
@@ -46,7 +59,7 @@ struct DecodeCache {
     -> Int
   {
     if generation != code.generation { flush(to: code.generation) }
-    let slot = Int((eip ^ (eip >> UInt32(Self.tableBits))) & UInt32((1 << Self.tableBits) - 1))
+    let slot = Self.slot(eip)
     let index = Int(table[slot])
     // A flush empties `blocks` without clearing the table: stale indices fail the bound check.
     if index >= 0 && index < blocks.count && blocks[index].start == eip { return index }
@@ -109,7 +122,71 @@ struct DecodeCache {
       eip = next
       if Self.endsBlock(inst) { break }
     }
-    return Block(start: start, first: first, count: decoded.count - first, stop: stop, stopEIP: eip)
+    let chains =
+      stop < 0 && decoded.count > first && Self.chains(after: decoded[decoded.count - 1].instruction)
+    return Block(
+      start: start, first: first, count: decoded.count - first, stop: stop, stopEIP: eip, chains: chains)
+  }
+
+  /// Whether execution may go on to the next block without the run loop looking again.
+  static func chains(after i: Instruction) -> Bool {
+    guard endsBlock(i) else { return true }
+    switch i.mnemonic {
+    case .jmp, .jcc, .call, .ret, .loop, .loope, .loopne, .jecxz: return true
+    default: return i.mnemonic.isString
+    }
+  }
+
+  /// Runs the block at index `first` (its first `count` instructions), then, while `chaining`
+  /// and each block `chains`, the blocks that follow, up to `limit` instructions in all. A
+  /// block not yet decoded, a request to leave (`Core.leaveBlock`) or host code ahead
+  /// (`isHost`) ends the chain. Returns the instructions retired in the last block, that
+  /// block's index and the instructions retired in all; a raising instruction stores its
+  /// interrupt in `out` and ends the run with EIP past it (the caller rewinds).
+  @inline(__always)
+  func run(
+    _ first: Int, count: Int, limit: Int, chaining: Bool, core: UnsafeMutablePointer<Core>,
+    out: UnsafeMutablePointer<Interrupt?>, isHost: (UInt32) -> Bool
+  ) -> (Int, Int, Int) {
+    decoded.withUnsafeBufferPointer { all in
+      blocks.withUnsafeBufferPointer { blocks in
+        table.withUnsafeBufferPointer { table in
+          var current = first
+          var n = count
+          var total = 0
+          while true {
+            let b = blocks[current]
+            var k = 0
+            while k < n {
+              let d = all.baseAddress! + (b.first + k)
+              core.pointee.currentInstruction = core.pointee.eip
+              core.pointee.eip = d.pointee.next
+              if !d.pointee.handler(core, d, out) { return (k, current, total + k) }
+              k += 1
+              core.pointee.clock &+= 1
+              // A taken branch or REP step leaves the straight line; HLT and writes to code
+              // leave the block too.
+              if core.pointee.eip != d.pointee.next || core.pointee.leaveBlock { break }
+            }
+            total += k
+            guard chaining && b.chains && k == b.count && !core.pointee.leaveBlock && total < limit else {
+              return (k, current, total)
+            }
+            let eip = core.pointee.eip
+            let index = Int(table[Self.slot(eip)])
+            guard index >= 0 && index < blocks.count && blocks[index].start == eip && !isHost(eip) else {
+              return (k, current, total)
+            }
+            current = index
+            n = min(blocks[index].count, limit - total)
+          }
+        }
+      }
+    }
+  }
+
+  @inline(__always) static func slot(_ eip: UInt32) -> Int {
+    Int((eip ^ (eip >> UInt32(tableBits))) & UInt32((1 << tableBits) - 1))
   }
 
   static func endsBlock(_ i: Instruction) -> Bool {

@@ -110,6 +110,7 @@ public final class Machine {
       core.eip = newValue.eip
       core.flagBits = newValue.eflags | FlagMask.reservedOne
       core.pendingMask = 0
+      core.olderMask = 0
       for seg in SegmentRegister.allCases { try? core.setSegment(seg, newValue[seg].cache) }
       try? core.setSystemSegment(.ldtr, newValue.ldtr.cache)
       try? core.setSystemSegment(.tr, newValue.tr.cache)
@@ -226,6 +227,8 @@ public final class Machine {
       swap(&cache, &self.cache)
       self.counts = counts
     }
+    // What the last instruction raised, if it did.
+    var stopped: Interrupt?
     while retired &+ delivered < budget {
       if c.eip &- hostStart < hostSize && c.cpl == 0 {
         return RunOutcome(reason: .hostCode(c.eip), eip: c.eip, instructionsRetired: retired)
@@ -255,9 +258,9 @@ public final class Machine {
           continue
         }
       }
-      let b = cache.blocks[
-        cache.block(at: c.eip, memory: memory, code: code, counts: &counts) { c.fetchPage($0) }]
-      var n = min(b.count, Int(clamping: budget - retired - delivered))
+      let first = cache.block(at: c.eip, memory: memory, code: code, counts: &counts) { c.fetchPage($0) }
+      let left = Int(clamping: budget - retired - delivered)
+      var n = min(cache.blocks[first].count, left)
       // The CS limit on fetch (SDM Vol. 3A §5.3): only instructions that end inside it run; the
       // first that does not is #GP(0).
       let csLimit = c.registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)]
@@ -265,7 +268,7 @@ public final class Machine {
         var fit = 0
         var start = c.eip
         while fit < n {
-          let next = cache.decoded[b.first + fit].next
+          let next = cache.decoded[cache.blocks[first].first + fit].next
           guard Self.fitsCodeLimit(start: start, next: next, limit: csLimit) else { break }
           (start, fit) = (next, fit + 1)
         }
@@ -279,34 +282,32 @@ public final class Machine {
         n = fit
       }
       // Stop where the timer expires and where an interrupt shadow ends, to look again there.
-      if let deadline = c.apic.deadline, deadline > c.clock { n = min(n, Int(clamping: deadline - c.clock)) }
-      if c.inhibitUntil > c.clock { n = min(n, Int(clamping: c.inhibitUntil - c.clock)) }
-      c.leaveBlock = false
-      // The block's instructions in place: `decoded` does not change while they run.
-      let (k, stopped) = cache.decoded.withUnsafeBufferPointer { all -> (Int, Interrupt?) in
-        var k = 0
-        while k < n {
-          let d = all.baseAddress! + (b.first + k)
-          c.currentInstruction = c.eip
-          c.eip = d.pointee.next
-          do throws(Interrupt) {
-            try Semantics.execute(&c, d.pointee.instruction)
-          } catch {
-            return (k, error)
-          }
-          k += 1
-          c.clock &+= 1
-          // A taken branch or REP step leaves the straight line; HLT and writes to code leave
-          // the block too.
-          if c.eip != d.pointee.next || c.leaveBlock { break }
-        }
-        return (k, nil)
+      var limit = left
+      if let deadline = c.apic.deadline, deadline > c.clock {
+        limit = min(limit, Int(clamping: deadline - c.clock))
       }
-      retired &+= UInt64(k)
+      if c.inhibitUntil > c.clock { limit = min(limit, Int(clamping: c.inhibitUntil - c.clock)) }
+      n = min(n, limit)
+      // Blocks chain (the next found without leaving this loop) while nothing the loop above
+      // looks at can have changed: flat code, a block that ended in a near branch or a plain
+      // instruction, no request to leave, time left before the limit, and no host code ahead.
+      let chaining = csLimit == 0xFFFF_FFFF
+      c.leaveBlock = false
+      // The blocks' instructions in place: the cache does not change while they run.
+      let (k, last, total) = withUnsafeMutablePointer(to: &c) { core in
+        withUnsafeMutablePointer(to: &stopped) { out in
+          cache.run(first, count: n, limit: limit, chaining: chaining, core: core, out: out) { eip in
+            eip &- hostStart < hostSize
+          }
+        }
+      }
+      let b = cache.blocks[last]
+      retired &+= UInt64(total)
       var fault: Fault?
-      if let stopped {
+      if let interrupt = stopped {
+        stopped = nil
         c.eip = c.currentInstruction
-        switch stopped {
+        switch interrupt {
         case .fault(let f): fault = f
         case .modelGap(let what):
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)

@@ -125,6 +125,21 @@ public enum FlagSemantics {
     return v & r.op.writes
   }
 
+  /// Only the flags in `mask` of the record, as EFLAGS bits: what a lazy store needs when a
+  /// later record overwrites the others.
+  @inlinable
+  public static func bits(_ r: FlagRecord<UInt32>, in mask: UInt32) -> UInt32 {
+    let d = Concrete()
+    var v: UInt32 = 0
+    if mask & Flag.cf.mask != 0 && cf(r, d).isSet { v |= Flag.cf.mask }
+    if mask & Flag.pf.mask != 0 && pf(r, d).isSet { v |= Flag.pf.mask }
+    if mask & Flag.af.mask != 0 && af(r, d).isSet { v |= Flag.af.mask }
+    if mask & Flag.zf.mask != 0 && zf(r, d).isSet { v |= Flag.zf.mask }
+    if mask & Flag.sf.mask != 0 && sf(r, d).isSet { v |= Flag.sf.mask }
+    if mask & Flag.of.mask != 0 && of(r, d).isSet { v |= Flag.of.mask }
+    return v & r.op.writes & mask
+  }
+
   @inlinable @inline(__always)
   public static func cf<D: SemanticDomain>(_ r: FlagRecord<D.Value>, _ d: D) -> D.Truth {
     let size = r.size

@@ -140,3 +140,19 @@ public struct Instruction: Hashable, Sendable, Codable, CustomStringConvertible 
 
   public var description: String { Disassembler.text(self) }
 }
+
+/// What the semantics read of a decoded instruction. `Instruction` is the general form. An
+/// engine may pass a form of fixed shape instead (two 32-bit registers, say): specialised for
+/// it, the one generic semantics loses its operand and size dispatch, which then folds away.
+public protocol InstructionOperands {
+  var mnemonic: Mnemonic { get }
+  var op0: Operand { get }
+  var op1: Operand { get }
+  var op2: Operand { get }
+  var operandSize: OperandSize { get }
+  var addressSize: AddressSize { get }
+  var repeatPrefix: RepeatPrefix { get }
+  var condition: Condition? { get }
+}
+
+extension Instruction: InstructionOperands {}

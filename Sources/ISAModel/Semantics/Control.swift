@@ -11,13 +11,16 @@ extension Semantics {
   }
 
   @inlinable @inline(__always)
-  static func target<C: ExecutionContext>(_ c: C, _ i: Instruction, relative: C.Value) -> C.Value {
+  static func target<C: ExecutionContext, I: InstructionOperands>(_ c: C, _ i: I, relative: C.Value)
+    -> C.Value
+  {
     c.domain.masked(c.domain.add(c.eip, relative), i.operandSize)
   }
 
   // EB, E9: JMP rel; FF /4: JMP r/m.
   @inlinable @inline(__always)
-  static func jmp<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func jmp<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let to: C.Value
     if case .immediate(let rel) = i.op0 {
       to = target(c, i, relative: c.domain.constant(rel))
@@ -29,14 +32,17 @@ extension Semantics {
 
   // 70+cc, 0F 80+cc: Jcc.
   @inlinable @inline(__always)
-  static func jcc<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ cc: Condition) throws(Interrupt) {
+  public static func jcc<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I, _ cc: Condition)
+    throws(Interrupt)
+  {
     guard case .immediate(let rel) = i.op0 else { return }
     try branch(&c, to: target(c, i, relative: c.domain.constant(rel)), when: c.condition(cc))
   }
 
   // E8: CALL rel; FF /2: CALL r/m. The target is read before the return address is pushed.
   @inlinable @inline(__always)
-  static func call<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func call<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let to: C.Value
     if case .immediate(let rel) = i.op0 {
       to = target(c, i, relative: c.domain.constant(rel))
@@ -51,7 +57,8 @@ extension Semantics {
 
   // C3: RET; C2 iw: RET imm16 (releases imm16 bytes of arguments).
   @inlinable @inline(__always)
-  static func ret<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func ret<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let d = c.domain
     let to = try c.read(.ss, c.gpr(.esp), i.operandSize)
     try c.checkBranchTarget(to, when: d.truth(true))
@@ -64,7 +71,8 @@ extension Semantics {
   // E2: LOOP, E1: LOOPE, E0: LOOPNE — decrement (E)CX (by address size), jump while non-zero
   // (and ZF as the variant wants). No flags change.
   @inlinable @inline(__always)
-  static func loop<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func loop<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let d = c.domain
     guard case .immediate(let rel) = i.op0 else { return }
     let counter = i.addressSize.registerSize
@@ -78,7 +86,9 @@ extension Semantics {
 
   // E3: JECXZ (JCXZ with a 16-bit address size).
   @inlinable @inline(__always)
-  static func jecxz<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func jecxz<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I)
+    throws(Interrupt)
+  {
     let d = c.domain
     guard case .immediate(let rel) = i.op0 else { return }
     let zero = d.isZero(c.register(.ecx, i.addressSize.registerSize))

@@ -3,14 +3,16 @@
 extension Semantics {
   // 88–8B, A0–A3, B0+r, B8+r, C6/C7 /0: MOV.
   @inlinable @inline(__always)
-  static func mov<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func mov<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     try c.write(i.op0, c.domain.masked(try c.read(i.op1), i.op0.size))
   }
 
   // 0F B6/B7: MOVZX; 0F BE/BF: MOVSX.
   @inlinable @inline(__always)
-  static func moveExtend<C: ExecutionContext>(_ c: inout C, _ i: Instruction, signed: Bool) throws(Interrupt)
-  {
+  public static func moveExtend<C: ExecutionContext, I: InstructionOperands>(
+    _ c: inout C, _ i: I, signed: Bool
+  ) throws(Interrupt) {
     let d = c.domain
     let v = try c.read(i.op1)
     try c.write(i.op0, d.masked(signed ? d.signExtend(v, from: i.op1.size) : v, i.op0.size))
@@ -18,14 +20,16 @@ extension Semantics {
 
   // 8D: LEA — the offset only, truncated to the operand size.
   @inlinable @inline(__always)
-  static func lea<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func lea<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     guard case .memory(let m) = i.op1 else { return }
     try c.write(i.op0, c.domain.masked(c.effectiveAddress(m), i.op0.size))
   }
 
   // 86/87, 90+r: XCHG. The memory operand (if any) is op0 and is written first.
   @inlinable @inline(__always)
-  static func xchg<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func xchg<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let a = try c.read(i.op0)
     let b = try c.read(i.op1)
     try c.write(i.op0, b)
@@ -80,7 +84,9 @@ extension Semantics {
 
   // 0F 40+cc: CMOVcc. The source is read (and may fault) whatever the condition.
   @inlinable @inline(__always)
-  static func cmov<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ cc: Condition) throws(Interrupt) {
+  public static func cmov<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I, _ cc: Condition)
+    throws(Interrupt)
+  {
     let d = c.domain
     let src = try c.read(i.op1)
     let old = try c.read(i.op0)
@@ -89,14 +95,17 @@ extension Semantics {
 
   // 0F 90+cc: SETcc.
   @inlinable @inline(__always)
-  static func setcc<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ cc: Condition) throws(Interrupt) {
+  public static func setcc<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I, _ cc: Condition)
+    throws(Interrupt)
+  {
     try c.write(i.op0, c.domain.value(c.condition(cc)))
   }
 
   // 50+r, 6A, 68, FF /6: PUSH. The operand is read before ESP moves (PUSH ESP pushes the old
   // value); the size is the operand size.
   @inlinable @inline(__always)
-  static func push<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func push<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let v = try c.read(i.op0)
     try c.push(c.domain.masked(v, i.operandSize), i.operandSize)
   }
@@ -104,7 +113,8 @@ extension Semantics {
   // 58+r, 8F /0: POP. A memory destination's address is computed with the incremented ESP;
   // POP ESP leaves the popped value in ESP.
   @inlinable @inline(__always)
-  static func pop<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func pop<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I) throws(Interrupt)
+  {
     let d = c.domain
     let size = i.operandSize
     let v = try c.read(.ss, c.gpr(.esp), size)
@@ -213,7 +223,9 @@ extension Semantics {
 
   // C9: LEAVE — ESP ← EBP; EBP ← POP.
   @inlinable @inline(__always)
-  static func leave<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func leave<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I)
+    throws(Interrupt)
+  {
     let d = c.domain
     let size = i.operandSize
     let ebp = c.gpr(.ebp)

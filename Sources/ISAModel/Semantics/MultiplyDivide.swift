@@ -40,7 +40,9 @@ extension Semantics {
   // 0F AF: IMUL r, r/m; 6B, 69: IMUL r, r/m, imm. The product truncated to the destination;
   // CF = OF = it differs from the full product.
   @inlinable @inline(__always)
-  static func multiplyTruncating<C: ExecutionContext>(_ c: inout C, _ i: Instruction) throws(Interrupt) {
+  public static func multiplyTruncating<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I)
+    throws(Interrupt)
+  {
     let d = c.domain
     let size = i.op0.size
     let threeOperand = i.op2 != .none

@@ -3,7 +3,9 @@
 extension Semantics {
   // C0/C1/D0–D3 /4 /6: SHL; /5: SHR; /7: SAR.
   @inlinable @inline(__always)
-  static func shift<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ op: FlagOp) throws(Interrupt) {
+  public static func shift<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I, _ op: FlagOp)
+    throws(Interrupt)
+  {
     let d = c.domain
     let size = i.op0.size
     let a = try c.read(i.op0)
@@ -22,7 +24,9 @@ extension Semantics {
 
   // C0/C1/D0–D3 /0: ROL; /1: ROR. Rotation by count mod size; CF and OF only.
   @inlinable @inline(__always)
-  static func rotate<C: ExecutionContext>(_ c: inout C, _ i: Instruction, _ op: FlagOp) throws(Interrupt) {
+  public static func rotate<C: ExecutionContext, I: InstructionOperands>(_ c: inout C, _ i: I, _ op: FlagOp)
+    throws(Interrupt)
+  {
     let d = c.domain
     let size = i.op0.size
     let a = d.masked(try c.read(i.op0), size)

@@ -1,0 +1,351 @@
+/// The engine's hot path: common instructions executed through the one generic semantics,
+/// instantiated for an instruction of fixed shape (ISAModel's `InstructionOperands`) — two
+/// 32-bit registers, a register and an immediate, a register and a 32-bit memory operand… With
+/// the shape fixed, the semantics' operand-kind and size dispatch folds away at compile time,
+/// and each (mnemonic, shape) pair becomes a small handler of its own, chosen once at decode.
+/// No behaviour is written here: every handler calls the `Semantics` function `execute` would.
+import ISAModel
+
+/// A handler: runs one decoded instruction on the core; false when it raised (the interrupt is
+/// stored in the third argument). A C function pointer, so that a decoded entry stays plain
+/// data and calling one costs no reference counting.
+typealias Handler =
+  @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) -> Bool
+
+/// The operands of a fixed-shape instruction, extracted at decode time.
+struct ShapeOperands {
+  var a: GPR = .eax
+  var b: GPR = .eax
+  var immediate: UInt32 = 0
+  var memory = MemoryOperand(
+    segment: .ds, base: nil, index: nil, scale: 1, displacement: 0, size: .dword, addressSize: .a32)
+  var mnemonic: Mnemonic = .nop
+  var condition: Condition?
+}
+
+/// A 32-bit operand size and address size, no prefixes that change behaviour.
+protocol FixedShape: InstructionOperands {
+  init(_ o: ShapeOperands)
+}
+
+extension FixedShape {
+  @inline(__always) var op2: Operand { .none }
+  @inline(__always) var operandSize: OperandSize { .dword }
+  @inline(__always) var addressSize: AddressSize { .a32 }
+  @inline(__always) var repeatPrefix: RepeatPrefix { .none }
+}
+
+extension ShapeOperands {
+  /// The memory operand with its size and address size fixed, so they fold.
+  @inline(__always) var memory32: Operand {
+    .memory(
+      MemoryOperand(
+        segment: memory.segment, base: memory.base, index: memory.index, scale: memory.scale,
+        displacement: memory.displacement, size: .dword, addressSize: .a32))
+  }
+}
+
+/// r32, r32.
+struct RegisterRegister: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { .register(o.b, .dword) }
+}
+
+/// r32, imm.
+struct RegisterImmediate: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { .immediate(o.immediate) }
+}
+
+/// r32, m32.
+struct RegisterMemory: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { o.memory32 }
+}
+
+/// m32, r32.
+struct MemoryRegister: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { o.memory32 }
+  @inline(__always) var op1: Operand { .register(o.b, .dword) }
+}
+
+/// m32, imm.
+struct MemoryImmediate: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { o.memory32 }
+  @inline(__always) var op1: Operand { .immediate(o.immediate) }
+}
+
+/// r32.
+struct OneRegister: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { .none }
+}
+
+/// m32.
+struct OneMemory: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { o.memory32 }
+  @inline(__always) var op1: Operand { .none }
+}
+
+/// imm (a relative target, or PUSH imm).
+struct OneImmediate: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .immediate(o.immediate) }
+  @inline(__always) var op1: Operand { .none }
+}
+
+/// No operands.
+struct NoOperands: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .none }
+  @inline(__always) var op1: Operand { .none }
+}
+
+/// Runs `body` on the core behind `core` with the shape built from the decoded entry's operands.
+@inline(__always)
+func perform<S: FixedShape>(
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, _: S.Type,
+  _ body: (inout Core, S) throws(Interrupt) -> Void
+) -> Bool {
+  let c = core.assumingMemoryBound(to: Core.self)
+  let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+  do throws(Interrupt) {
+    try body(&c.pointee, S(d.pointee.operands))
+    return true
+  } catch {
+    out.assumingMemoryBound(to: Interrupt?.self).pointee = error
+    return false
+  }
+}
+
+enum Handlers {
+  /// Any instruction: `Semantics.execute` with the instruction as decoded.
+  static let general: Handler = { core, entry, out in
+    let c = core.assumingMemoryBound(to: Core.self)
+    let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+    do throws(Interrupt) {
+      try Semantics.execute(&c.pointee, d.pointee.instruction)
+      return true
+    } catch {
+      out.assumingMemoryBound(to: Interrupt?.self).pointee = error
+      return false
+    }
+  }
+
+  /// The kind of one operand, as far as fixed shapes go.
+  enum Kind { case none, register, immediate, memory, other }
+
+  static func kind(_ o: Operand) -> Kind {
+    switch o {
+    case .none: .none
+    case .register(_, let s): s == .dword ? .register : .other
+    case .immediate: .immediate
+    case .memory(let m): m.size == .dword && m.addressSize == .a32 ? .memory : .other
+    default: .other
+    }
+  }
+
+  /// The handler and operands for `i`: a fixed-shape one where there is one, else `general`.
+  static func select(_ i: Instruction) -> (Handler, ShapeOperands) {
+    var o = ShapeOperands()
+    o.mnemonic = i.mnemonic
+    o.condition = i.condition
+    // Instruction-wide checks (CPL 0, VMX) are `execute`'s: forms that have them stay general,
+    // as do prefixes that change behaviour.
+    guard !i.mnemonic.requiresCPL0, i.operandSize == .dword, i.addressSize == .a32, i.repeatPrefix == .none,
+      !i.lock, i.op2 == .none
+    else { return (general, o) }
+    let k0 = kind(i.op0)
+    let k1 = kind(i.op1)
+    if case .register(let r, _) = i.op0 { o.a = r }
+    if case .register(let r, _) = i.op1 { o.b = r }
+    if case .immediate(let v) = i.op0 { o.immediate = v }
+    if case .immediate(let v) = i.op1 { o.immediate = v }
+    if case .memory(let m) = i.op0 { o.memory = m }
+    if case .memory(let m) = i.op1 { o.memory = m }
+    let h: Handler? =
+      switch (k0, k1) {
+      case (.register, .register): registerRegister(i.mnemonic)
+      case (.register, .immediate): registerImmediate(i.mnemonic)
+      case (.register, .memory): registerMemory(i.mnemonic)
+      case (.memory, .register): memoryRegister(i.mnemonic)
+      case (.memory, .immediate): memoryImmediate(i.mnemonic)
+      case (.register, .none): oneRegister(i.mnemonic)
+      case (.memory, .none): oneMemory(i.mnemonic)
+      case (.immediate, .none): oneImmediate(i.mnemonic)
+      case (.none, .none): noOperands(i.mnemonic)
+      default: nil
+      }
+    return (h ?? general, o)
+  }
+
+  static func registerRegister(_ m: Mnemonic) -> Handler? {
+    typealias S = RegisterRegister
+    switch m {
+    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .adc: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
+    case .sbb: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
+    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .test: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
+    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .imul:
+      return {
+        perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.multiplyTruncating(&c, i) }
+      }
+    default: return nil
+    }
+  }
+
+  static func registerImmediate(_ m: Mnemonic) -> Handler? {
+    typealias S = RegisterImmediate
+    switch m {
+    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .adc: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
+    case .sbb: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
+    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .test: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
+    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .shl:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shl) } }
+    case .shr:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shr) } }
+    case .sar:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .sar) } }
+    case .rol:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .rol) } }
+    case .ror:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .ror) } }
+    default: return nil
+    }
+  }
+
+  static func registerMemory(_ m: Mnemonic) -> Handler? {
+    typealias S = RegisterMemory
+    switch m {
+    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .lea: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.lea(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func memoryRegister(_ m: Mnemonic) -> Handler? {
+    typealias S = MemoryRegister
+    switch m {
+    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func memoryImmediate(_ m: Mnemonic) -> Handler? {
+    typealias S = MemoryImmediate
+    switch m {
+    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func oneRegister(_ m: Mnemonic) -> Handler? {
+    typealias S = OneRegister
+    switch m {
+    case .inc:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
+    case .dec:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
+    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+    case .pop: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.pop(&c, i) } }
+    case .neg: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.neg(&c, i) } }
+    case .not: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.not(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func oneMemory(_ m: Mnemonic) -> Handler? {
+    typealias S = OneMemory
+    switch m {
+    case .inc:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
+    case .dec:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
+    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func oneImmediate(_ m: Mnemonic) -> Handler? {
+    typealias S = OneImmediate
+    switch m {
+    case .jcc:
+      return {
+        perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, i.condition ?? .o) }
+      }
+    case .jmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
+    case .call: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
+    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+    case .loop, .loope, .loopne:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.loop(&c, i) } }
+    default: return nil
+    }
+  }
+
+  static func noOperands(_ m: Mnemonic) -> Handler? {
+    typealias S = NoOperands
+    switch m {
+    case .ret: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
+    case .nop: return { _, _, _ in true }
+    default: return nil
+    }
+  }
+}
