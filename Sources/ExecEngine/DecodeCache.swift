@@ -11,11 +11,48 @@ struct DecodeCache {
     let handler: Handler
     let operands: ShapeOperands
 
-    init(instruction: Instruction, next: UInt32) {
+    init(instruction: Instruction, next: UInt32, fixedShapes: Bool) {
       self.instruction = instruction
       self.next = next
-      (handler, operands) = Handlers.select(instruction)
+      if fixedShapes {
+        (handler, operands) = Handlers.select(instruction)
+      } else {
+        (handler, operands) = (Handlers.general, ShapeOperands())
+      }
     }
+
+    /// The entry that ends a block (`Handlers.blockEnd`), at `next`.
+    init(end next: UInt32) {
+      instruction = DecodeCache.nop
+      self.next = next
+      handler = Handlers.blockEnd
+      operands = ShapeOperands()
+    }
+  }
+
+  /// What a block's end entry holds in place of an instruction (it never executes).
+  static let nop: Instruction = {
+    guard case .instruction(let i, _) = Decoder.decode([0x90]) else { preconditionFailure("NOP decodes") }
+    return i
+  }()
+
+  /// What the handlers of one run share (the third argument of a `Handler`): where an
+  /// instruction's interrupt goes, the cache's tables for chaining, and when to stop.
+  struct Chain {
+    var interrupt: Interrupt?
+    let table: UnsafePointer<Int32>
+    let blocks: UnsafePointer<Block>
+    let blockCount: Int
+    let decoded: UnsafePointer<Decoded>
+    /// Chaining stops before a block that would run the clock past this.
+    let limitClock: UInt64
+    let chaining: Bool
+    let hostStart: UInt32
+    let hostSize: UInt32
+    /// The block running now.
+    var last: Int
+    /// Whether that block ran to its end entry.
+    var completed = false
   }
 
   /// What ended decoding past a block's last instruction.
@@ -48,6 +85,9 @@ struct DecodeCache {
   var stops: [Stop] = []
   var table = [Int32](repeating: -1, count: 1 << tableBits)
   var generation: UInt64 = 0
+  /// Whether instructions of a fixed shape get their own handler (`Handlers.select`); off, every
+  /// instruction runs through `Semantics.execute` (for comparing the two).
+  var fixedShapes = true
 
   /// The index of the block starting at linear `eip`, decoding it if needed; `fetchPage` gives
   /// the physical page of a linear address, or nil where a fetch would fault.
@@ -118,14 +158,15 @@ struct DecodeCache {
       if length > here, let nextPage { code.mark(nextPage) }
       counts.instructionsDecoded &+= 1
       let next = eip &+ UInt32(length)
-      decoded.append(Decoded(instruction: inst, next: next))
+      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: fixedShapes))
       eip = next
       if Self.endsBlock(inst) { break }
     }
-    let chains =
-      stop < 0 && decoded.count > first && Self.chains(after: decoded[decoded.count - 1].instruction)
-    return Block(
-      start: start, first: first, count: decoded.count - first, stop: stop, stopEIP: eip, chains: chains)
+    let count = decoded.count - first
+    let chains = stop < 0 && count > 0 && Self.chains(after: decoded[decoded.count - 1].instruction)
+    // The entry after the last instruction: it ends the block, or chains to the next one.
+    decoded.append(Decoded(end: eip))
+    return Block(start: start, first: first, count: count, stop: stop, stopEIP: eip, chains: chains)
   }
 
   /// Whether execution may go on to the next block without the run loop looking again.
@@ -138,48 +179,48 @@ struct DecodeCache {
   }
 
   /// Runs the block at index `first` (its first `count` instructions), then, while `chaining`
-  /// and each block `chains`, the blocks that follow, up to `limit` instructions in all. A
-  /// block not yet decoded, a request to leave (`Core.leaveBlock`) or host code ahead
-  /// (`isHost`) ends the chain. Returns the instructions retired in the last block, that
-  /// block's index and the instructions retired in all; a raising instruction stores its
-  /// interrupt in `out` and ends the run with EIP past it (the caller rewinds).
+  /// and each block `chains`, the blocks that follow (`Handlers.blockEnd`), none beyond `limit`
+  /// instructions in all. A block not yet decoded, a request to leave (`Core.leaveBlock`) or
+  /// host code ahead ends the chain. Returns the last block's index, whether it ran to its end,
+  /// and the instructions retired in all; a raising instruction stores its interrupt in `out`
+  /// and ends the run with EIP past it (the caller rewinds).
   @inline(__always)
   func run(
-    _ first: Int, count: Int, limit: Int, chaining: Bool, core: UnsafeMutablePointer<Core>,
-    out: UnsafeMutablePointer<Interrupt?>, isHost: (UInt32) -> Bool
-  ) -> (Int, Int, Int) {
+    _ first: Int, count n: Int, limit: Int, chaining: Bool, core: UnsafeMutablePointer<Core>,
+    out: UnsafeMutablePointer<Interrupt?>, host: (start: UInt32, size: UInt32)
+  ) -> (last: Int, completed: Bool, retired: Int) {
     decoded.withUnsafeBufferPointer { all in
       blocks.withUnsafeBufferPointer { blocks in
         table.withUnsafeBufferPointer { table in
-          var current = first
-          var n = count
-          var total = 0
-          while true {
-            let b = blocks[current]
-            var k = 0
-            while k < n {
-              let d = all.baseAddress! + (b.first + k)
-              core.pointee.currentInstruction = core.pointee.eip
-              core.pointee.eip = d.pointee.next
-              if !d.pointee.handler(core, d, out) { return (k, current, total + k) }
-              k += 1
-              core.pointee.clock &+= 1
-              // A taken branch or REP step leaves the straight line; HLT and writes to code
-              // leave the block too.
-              if core.pointee.eip != d.pointee.next || core.pointee.leaveBlock { break }
+          let start = core.pointee.clock
+          var chain = Chain(
+            interrupt: nil, table: table.baseAddress!, blocks: blocks.baseAddress!, blockCount: blocks.count,
+            decoded: all.baseAddress!, limitClock: start &+ UInt64(limit), chaining: chaining,
+            hostStart: host.start, hostSize: host.size, last: first)
+          withUnsafeMutablePointer(to: &chain) { chain in
+            let b = blocks[first]
+            if n == b.count {
+              var p: UnsafeRawPointer? = UnsafeRawPointer(all.baseAddress! + b.first)
+              while let entry = p {
+                p = entry.assumingMemoryBound(to: Decoded.self).pointee.handler(core, entry, chain)
+              }
+            } else {
+              // Part of a block (the budget or a CS limit ends it early): counted.
+              var k = 0
+              while k < n {
+                let d = all.baseAddress! + (b.first + k)
+                let next = d.pointee.handler(core, d, chain)
+                if chain.pointee.interrupt != nil { break }
+                k += 1
+                // A taken branch or REP step leaves the straight line; HLT and writes to code
+                // leave the block too.
+                if next == nil || core.pointee.eip != d.pointee.next { break }
+              }
+              chain.pointee.completed = k == b.count
             }
-            total += k
-            guard chaining && b.chains && k == b.count && !core.pointee.leaveBlock && total < limit else {
-              return (k, current, total)
-            }
-            let eip = core.pointee.eip
-            let index = Int(table[Self.slot(eip)])
-            guard index >= 0 && index < blocks.count && blocks[index].start == eip && !isHost(eip) else {
-              return (k, current, total)
-            }
-            current = index
-            n = min(blocks[index].count, limit - total)
           }
+          out.pointee = chain.interrupt
+          return (chain.last, chain.completed, Int(core.pointee.clock &- start))
         }
       }
     }

@@ -6,11 +6,14 @@
 /// No behaviour is written here: every handler calls the `Semantics` function `execute` would.
 import ISAModel
 
-/// A handler: runs one decoded instruction on the core; false when it raised (the interrupt is
-/// stored in the third argument). A C function pointer, so that a decoded entry stays plain
-/// data and calling one costs no reference counting.
+/// A handler runs one decoded entry on the core: it sets EIP past the instruction, executes it,
+/// and returns the next entry to run (the one after it, or after a block's end the next block's
+/// first), or nil — when the instruction raised (the interrupt is then in the chain), asked to
+/// leave the block, or the chain ends. A C function pointer, so that an entry stays plain data
+/// and calling one costs no reference counting; the run loop is only `p = p.handler(…)`.
 typealias Handler =
-  @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) -> Bool
+  @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) ->
+  UnsafeRawPointer?
 
 /// The operands of a fixed-shape instruction, extracted at decode time.
 struct ShapeOperands {
@@ -125,6 +128,17 @@ struct OneImmediate: FixedShape {
   @inline(__always) var op1: Operand { .none }
 }
 
+/// r32, r32, imm (IMUL's three-operand form).
+struct RegisterRegisterImmediate: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { .register(o.b, .dword) }
+  @inline(__always) var op2: Operand { .immediate(o.immediate) }
+}
+
 /// No operands.
 struct NoOperands: FixedShape {
   let o: ShapeOperands
@@ -135,35 +149,68 @@ struct NoOperands: FixedShape {
   @inline(__always) var op1: Operand { .none }
 }
 
-/// Runs `body` on the core behind `core` with the shape built from the decoded entry's operands.
+/// Runs `body` on the core behind `core` with the shape built from the decoded entry's operands:
+/// the handler contract (`Handler`).
 @inline(__always)
 func perform<S: FixedShape>(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ out: UnsafeMutableRawPointer, _: S.Type,
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
   _ body: (inout Core, S) throws(Interrupt) -> Void
-) -> Bool {
+) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+  c.pointee.currentInstruction = c.pointee.eip
+  c.pointee.eip = d.pointee.next
   do throws(Interrupt) {
     try body(&c.pointee, S(d.pointee.operands))
-    return true
   } catch {
-    out.assumingMemoryBound(to: Interrupt?.self).pointee = error
-    return false
+    chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+    return nil
   }
+  return retire(c, entry)
+}
+
+/// After an instruction retired: the clock moves on, and the next entry runs unless the
+/// instruction asked to leave the block.
+@inline(__always)
+func retire(_ c: UnsafeMutablePointer<Core>, _ entry: UnsafeRawPointer) -> UnsafeRawPointer? {
+  c.pointee.clock &+= 1
+  return c.pointee.leaveBlock ? nil : entry + MemoryLayout<DecodeCache.Decoded>.stride
 }
 
 enum Handlers {
   /// Any instruction: `Semantics.execute` with the instruction as decoded.
-  static let general: Handler = { core, entry, out in
+  static let general: Handler = { core, entry, chain in
     let c = core.assumingMemoryBound(to: Core.self)
     let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+    c.pointee.currentInstruction = c.pointee.eip
+    c.pointee.eip = d.pointee.next
     do throws(Interrupt) {
       try Semantics.execute(&c.pointee, d.pointee.instruction)
-      return true
     } catch {
-      out.assumingMemoryBound(to: Interrupt?.self).pointee = error
-      return false
+      chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+      return nil
     }
+    return retire(c, entry)
+  }
+
+  /// The entry after a block's last instruction: the block has run to its end. Returns the
+  /// first entry of the next block when execution may go on there without the run loop looking
+  /// again (`DecodeCache.Chain`), else nil.
+  static let blockEnd: Handler = { core, _, chain in
+    let c = core.assumingMemoryBound(to: Core.self)
+    let s = chain.assumingMemoryBound(to: DecodeCache.Chain.self)
+    s.pointee.completed = true
+    guard s.pointee.chaining && s.pointee.blocks[s.pointee.last].chains else { return nil }
+    let eip = c.pointee.eip
+    let clock = c.pointee.clock
+    guard clock < s.pointee.limitClock, eip &- s.pointee.hostStart >= s.pointee.hostSize else { return nil }
+    let index = Int(s.pointee.table[DecodeCache.slot(eip)])
+    guard index >= 0 && index < s.pointee.blockCount else { return nil }
+    let b = s.pointee.blocks[index]
+    guard b.start == eip && UInt64(b.count) <= s.pointee.limitClock &- clock else { return nil }
+    s.pointee.last = index
+    s.pointee.completed = false
+    return UnsafeRawPointer(s.pointee.decoded + b.first)
   }
 
   /// The kind of one operand, as far as fixed shapes go.
@@ -187,10 +234,24 @@ enum Handlers {
     // Instruction-wide checks (CPL 0, VMX) are `execute`'s: forms that have them stay general,
     // as do prefixes that change behaviour.
     guard !i.mnemonic.requiresCPL0, i.operandSize == .dword, i.addressSize == .a32, i.repeatPrefix == .none,
-      !i.lock, i.op2 == .none
+      !i.lock
     else { return (general, o) }
     let k0 = kind(i.op0)
     let k1 = kind(i.op1)
+    if case .immediate(let v) = i.op2 {
+      guard i.mnemonic == .imul, k0 == .register, k1 == .register, case .register(let a, _) = i.op0,
+        case .register(let b, _) = i.op1
+      else { return (general, o) }
+      (o.a, o.b, o.immediate) = (a, b, v)
+      return (
+        {
+          perform($0, $1, $2, RegisterRegisterImmediate.self) { c, i throws(Interrupt) in
+            try Semantics.multiplyTruncating(&c, i)
+          }
+        }, o
+      )
+    }
+    guard i.op2 == .none else { return (general, o) }
     if case .register(let r, _) = i.op0 { o.a = r }
     if case .register(let r, _) = i.op1 { o.b = r }
     if case .immediate(let v) = i.op0 { o.immediate = v }
@@ -206,7 +267,7 @@ enum Handlers {
       case (.memory, .immediate): memoryImmediate(i.mnemonic)
       case (.register, .none): oneRegister(i.mnemonic)
       case (.memory, .none): oneMemory(i.mnemonic)
-      case (.immediate, .none): oneImmediate(i.mnemonic)
+      case (.immediate, .none): oneImmediate(i.mnemonic, i.condition)
       case (.none, .none): noOperands(i.mnemonic)
       default: nil
       }
@@ -324,13 +385,10 @@ enum Handlers {
     }
   }
 
-  static func oneImmediate(_ m: Mnemonic) -> Handler? {
+  static func oneImmediate(_ m: Mnemonic, _ cc: Condition?) -> Handler? {
     typealias S = OneImmediate
     switch m {
-    case .jcc:
-      return {
-        perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, i.condition ?? .o) }
-      }
+    case .jcc: return conditionalJump(cc ?? .o)
     case .jmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
     case .call: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
     case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
@@ -344,8 +402,46 @@ enum Handlers {
     typealias S = NoOperands
     switch m {
     case .ret: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
-    case .nop: return { _, _, _ in true }
+    case .nop:
+      return { core, entry, _ in
+        let c = core.assumingMemoryBound(to: Core.self)
+        let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+        c.pointee.currentInstruction = c.pointee.eip
+        c.pointee.eip = d.pointee.next
+        return retire(c, entry)
+      }
     default: return nil
+    }
+  }
+
+  /// Jcc with its condition fixed too, so that evaluating it folds to the flags it reads.
+  static func conditionalJump(_ cc: Condition) -> Handler {
+    typealias S = OneImmediate
+    switch cc {
+    case .o: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .o) } }
+    case .no:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .no) } }
+    case .b: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .b) } }
+    case .ae:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ae) } }
+    case .e: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .e) } }
+    case .ne:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ne) } }
+    case .be:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .be) } }
+    case .a: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .a) } }
+    case .s: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .s) } }
+    case .ns:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ns) } }
+    case .p: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .p) } }
+    case .np:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .np) } }
+    case .l: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .l) } }
+    case .ge:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ge) } }
+    case .le:
+      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
+    case .g: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
     }
   }
 }

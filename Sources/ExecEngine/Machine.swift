@@ -181,6 +181,17 @@ public final class Machine {
     }
   }
 
+  /// Whether common instructions of a fixed operand shape run through handlers of their own —
+  /// the same semantics, specialised (docs/engine.md) — or all through `Semantics.execute`.
+  /// On by default; off exists to compare the two (tests and `make bench`).
+  public var fixedShapes: Bool {
+    get { cache.fixedShapes }
+    set {
+      cache.fixedShapes = newValue
+      code.remap()
+    }
+  }
+
   /// Where exceptions go: through the IDT (the default) or out of the run.
   public var exceptionRouting = ExceptionRouting.deliver
   /// Linear addresses of host code: a monitor's handlers. The run ends (`StopReason.hostCode`)
@@ -294,11 +305,11 @@ public final class Machine {
       let chaining = csLimit == 0xFFFF_FFFF
       c.leaveBlock = false
       // The blocks' instructions in place: the cache does not change while they run.
-      let (k, last, total) = withUnsafeMutablePointer(to: &c) { core in
+      let (last, completed, total) = withUnsafeMutablePointer(to: &c) { core in
         withUnsafeMutablePointer(to: &stopped) { out in
-          cache.run(first, count: n, limit: limit, chaining: chaining, core: core, out: out) { eip in
-            eip &- hostStart < hostSize
-          }
+          cache.run(
+            first, count: n, limit: limit, chaining: chaining, core: core, out: out,
+            host: (hostStart, hostSize))
         }
       }
       let b = cache.blocks[last]
@@ -323,7 +334,7 @@ public final class Machine {
         }
         // What ends the block (a fault or gap decoding the next instruction) is the next step:
         // taken only while the budget lasts, so that a budget of 1 is one step.
-        if k == b.count && b.stop >= 0 && c.eip == b.stopEIP && retired &+ delivered < budget {
+        if completed && b.stop >= 0 && c.eip == b.stopEIP && retired &+ delivered < budget {
           switch cache.stops[b.stop] {
           case .decoded(.fault(let f)): fault = f
           case .decoded(.modelGap(let what)):

@@ -7,6 +7,8 @@ struct EngineResult {
   let seconds: Double
   /// The engine's best time with eager flags (computed after every instruction).
   let eagerSeconds: Double
+  /// The engine's best time with every instruction through `Semantics.execute` (no fixed shapes).
+  let generalSeconds: Double
   let eax: UInt32
   /// unicorn's best time on the same binary, and its EAX, when the peer could run.
   let peer: (seconds: Double, eax: UInt32, version: String)?
@@ -20,16 +22,23 @@ func engineBench(guests: [String], repeats: Int = 3) throws -> [EngineResult] {
     let binary = try Nasm.assemble(file: URL(fileURLWithPath: "models/guests/\(name).asm"))
     var best = Double.infinity
     var eager = Double.infinity
+    var general = Double.infinity
     var instructions: UInt64 = 0
     var eax: UInt32 = 0
     var stop: UInt32 = 0
-    for round in 0..<(2 * repeats) {
+    // Interleaved: lazy flags with fixed shapes (the default), eager flags, the general path.
+    for round in 0..<(3 * repeats) {
       let m = try Loader.machine(flat: binary)
-      m.flagEvaluation = round % 2 == 0 ? .lazy : .eager
+      m.flagEvaluation = round % 3 == 1 ? .eager : .lazy
+      m.fixedShapes = round % 3 != 2
       let start = DispatchTime.now().uptimeNanoseconds
       let out = m.run(budget: 2_000_000_000)
       let t = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-      if round % 2 == 0 { best = min(best, t) } else { eager = min(eager, t) }
+      switch round % 3 {
+      case 0: best = min(best, t)
+      case 1: eager = min(eager, t)
+      default: general = min(general, t)
+      }
       guard out.reason == .halted else {
         throw LoadError(message: "\(name) stopped with \(out.reason) at \(String(out.eip, radix: 16))")
       }
@@ -38,7 +47,8 @@ func engineBench(guests: [String], repeats: Int = 3) throws -> [EngineResult] {
       stop = out.eip &- 1  // the HLT
     }
     return EngineResult(
-      name: name, instructions: instructions, seconds: best, eagerSeconds: eager, eax: eax,
+      name: name, instructions: instructions, seconds: best, eagerSeconds: eager, generalSeconds: general,
+      eax: eax,
       peer: unicornPeer(binary, stop: stop, repeats: repeats))
   }
 }

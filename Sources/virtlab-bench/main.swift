@@ -18,6 +18,11 @@ if all || parts.contains("engine") {
         format:
           "eager   %-8@ %7.1f guest MIPS  (flags computed after every instruction: lazy is %.2f× faster)",
         r.name, Double(r.instructions) / r.eagerSeconds / 1e6, r.eagerSeconds / r.seconds))
+    print(
+      String(
+        format:
+          "general %-8@ %7.1f guest MIPS  (every instruction through Semantics.execute: fixed shapes are %.2f× faster)",
+        r.name, Double(r.instructions) / r.generalSeconds / 1e6, r.generalSeconds / r.seconds))
     if let peer = r.peer {
       let peerMIPS = Double(r.instructions) / peer.seconds / 1e6
       print(
