@@ -108,6 +108,11 @@ struct Core: ExecutionContext {
   var leaveBlock = false
   let memory: PhysicalMemory
   let code: CodePages
+  /// The RAM's bytes and size, and the decoded-code marks of its pages, copied out of `memory`
+  /// and `code` (which never reallocate) so that an access loads no object first.
+  let ram: UnsafeMutableRawPointer
+  let ramSize: UInt64
+  let codeMarks: UnsafeMutablePointer<UInt8>
   let ports: PortBus
 
   let tlb: TLB
@@ -122,6 +127,9 @@ struct Core: ExecutionContext {
     self.apic = apic
     self.memory = memory
     self.code = code
+    ram = memory.base
+    ramSize = UInt64(memory.size)
+    codeMarks = code.marks
     self.ports = ports
     self.tlb = tlb
     self.registerFile = registerFile
@@ -336,19 +344,19 @@ struct Core: ExecutionContext {
   // copy the whole core first (measured: a 152-byte copy on every RET).
   @inline(__always)
   mutating func readPhysical(_ address: UInt32, _ size: OperandSize) -> UInt32 {
-    if _slowPath(!memory.isBacked(PhysicalAddress(address), count: size.bytes)) {
-      return readDevice(address, size)
-    }
-    return memory.read(PhysicalAddress(address), size)
+    if _slowPath(UInt64(address) &+ UInt64(size.bytes) > ramSize) { return readDevice(address, size) }
+    return PhysicalMemory.load(ram, Int(address), size)
   }
 
   @inline(__always)
   mutating func writePhysical(_ address: UInt32, _ size: OperandSize, _ v: UInt32) {
-    if _slowPath(!memory.isBacked(PhysicalAddress(address), count: size.bytes)) {
-      return writeDevice(address, size, v)
+    if _slowPath(UInt64(address) &+ UInt64(size.bytes) > ramSize) { return writeDevice(address, size, v) }
+    PhysicalMemory.store(ram, Int(address), size, v)
+    // In RAM, so both pages have marks: does either hold decoded code?
+    if _slowPath(codeMarks[Int(address >> 12)] | codeMarks[Int((address &+ (size.bytes &- 1)) >> 12)] != 0) {
+      code.invalidateAll()
+      leaveBlock = true
     }
-    memory.write(PhysicalAddress(address), size, v)
-    if code.written(address, size) { leaveBlock = true }
   }
 
   mutating func readDevice(_ address: UInt32, _ size: OperandSize) -> UInt32 {

@@ -12,7 +12,7 @@ import ISAModel
 /// leave the block, or the chain ends. A C function pointer, so that an entry stays plain data
 /// and calling one costs no reference counting; the run loop is only `p = p.handler(…)`.
 typealias Handler =
-  @convention(c) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) ->
+  @convention(thin) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) ->
   UnsafeRawPointer?
 
 /// The operands of a fixed-shape instruction, extracted at decode time.

@@ -48,17 +48,31 @@ public final class PhysicalMemory {
     base.storeBytes(of: value, toByteOffset: Int(address.value), as: UInt8.self)
   }
 
+  /// `size` bytes little-endian at offset `o` of RAM at `base` (the caller checked the bounds).
+  @inline(__always)
+  static func load(_ base: UnsafeMutableRawPointer, _ o: Int, _ size: OperandSize) -> UInt32 {
+    switch size {
+    case .byte: UInt32(base.load(fromByteOffset: o, as: UInt8.self))
+    case .word: UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
+    case .dword: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+    }
+  }
+
+  /// Stores `size` bytes little-endian at offset `o` of RAM at `base` (bounds checked by the caller).
+  @inline(__always)
+  static func store(_ base: UnsafeMutableRawPointer, _ o: Int, _ size: OperandSize, _ v: UInt32) {
+    switch size {
+    case .byte: base.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: o, as: UInt8.self)
+    case .word:
+      base.storeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian, toByteOffset: o, as: UInt16.self)
+    case .dword: base.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
+    }
+  }
+
   /// `size` bytes little-endian; bytes above RAM read as 0xFF.
   @inline(__always)
   public func read(_ address: PhysicalAddress, _ size: OperandSize) -> UInt32 {
-    if isBacked(address, count: size.bytes) {
-      let o = Int(address.value)
-      switch size {
-      case .byte: return UInt32(base.load(fromByteOffset: o, as: UInt8.self))
-      case .word: return UInt32(UInt16(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt16.self)))
-      case .dword: return UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
-      }
-    }
+    if isBacked(address, count: size.bytes) { return Self.load(base, Int(address.value), size) }
     var v: UInt32 = 0
     for k in 0..<size.bytes { v |= UInt32(read(address.advanced(by: k))) << (8 * k) }
     return v
@@ -68,13 +82,7 @@ public final class PhysicalMemory {
   @inline(__always)
   public func write(_ address: PhysicalAddress, _ size: OperandSize, _ v: UInt32) {
     if isBacked(address, count: size.bytes) {
-      let o = Int(address.value)
-      switch size {
-      case .byte: base.storeBytes(of: UInt8(truncatingIfNeeded: v), toByteOffset: o, as: UInt8.self)
-      case .word:
-        base.storeBytes(of: UInt16(truncatingIfNeeded: v).littleEndian, toByteOffset: o, as: UInt16.self)
-      case .dword: base.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
-      }
+      Self.store(base, Int(address.value), size, v)
       return
     }
     for k in 0..<size.bytes { write(address.advanced(by: k), UInt8(truncatingIfNeeded: v >> (8 * k))) }
