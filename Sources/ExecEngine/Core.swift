@@ -152,23 +152,32 @@ struct Core: ExecutionContext {
   }
 
   @inline(__always) mutating func setFlags(_ r: FlagRecord<UInt32>) {
+    let written = r.op.writes
+    // The common case inline: lazy, and the record covers every pending bit (ADD after SUB).
+    if _fastPath(!eagerFlags && pendingMask & ~written == 0) {
+      olderMask &= ~written
+      pending = r
+      pendingMask = written
+      return
+    }
+    setFlagsPartially(r)
+  }
+
+  /// The rest of `setFlags`, out of line so that the handlers' common path stays small.
+  @inline(never) mutating func setFlagsPartially(_ r: FlagRecord<UInt32>) {
     if eagerFlags {
       // The same FlagSemantics, evaluated now instead of when read.
       flagBits = (flagBits & ~r.op.writes) | FlagSemantics.bits(r)
       return
     }
+    // A record that leaves some pending bits alone (ROL or INC after ADD): the pending record
+    // becomes the older one for those bits; what the older one still held is fixed.
     let written = r.op.writes
     let kept = pendingMask & ~written
-    if kept != 0 {
-      // A record that leaves some pending bits alone (ROL or INC after ADD): the pending
-      // record becomes the older one for those bits; what the older one still held is fixed.
-      let olderKept = olderMask & ~written & ~pendingMask
-      if olderKept != 0 { flagBits = (flagBits & ~olderKept) | FlagSemantics.bits(older, in: olderKept) }
-      older = pending
-      olderMask = kept
-    } else {
-      olderMask &= ~written
-    }
+    let olderKept = olderMask & ~written & ~pendingMask
+    if olderKept != 0 { flagBits = (flagBits & ~olderKept) | FlagSemantics.bits(older, in: olderKept) }
+    older = pending
+    olderMask = kept
     pending = r
     pendingMask = written
   }
