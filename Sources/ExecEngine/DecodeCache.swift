@@ -182,13 +182,13 @@ struct DecodeCache {
   /// and each block `chains`, the blocks that follow (`Handlers.blockEnd`), none beyond `limit`
   /// instructions in all. A block not yet decoded, a request to leave (`Core.leaveBlock`) or
   /// host code ahead ends the chain. Returns the last block's index, whether it ran to its end,
-  /// and the instructions retired in all; a raising instruction stores its interrupt in `out`
-  /// and ends the run with EIP past it (the caller rewinds).
+  /// the instructions retired in all, and what an instruction raised, if one did (EIP is then
+  /// past it: the caller rewinds).
   @inline(__always)
   func run(
     _ first: Int, count n: Int, limit: Int, chaining: Bool, core: UnsafeMutablePointer<Core>,
-    out: UnsafeMutablePointer<Interrupt?>, host: (start: UInt32, size: UInt32)
-  ) -> (last: Int, completed: Bool, retired: Int) {
+    host: (start: UInt32, size: UInt32)
+  ) -> (last: Int, completed: Bool, retired: Int, raised: Interrupt?) {
     decoded.withUnsafeBufferPointer { all in
       blocks.withUnsafeBufferPointer { blocks in
         table.withUnsafeBufferPointer { table in
@@ -219,8 +219,7 @@ struct DecodeCache {
               chain.pointee.completed = k == b.count
             }
           }
-          out.pointee = chain.interrupt
-          return (chain.last, chain.completed, Int(core.pointee.clock &- start))
+          return (chain.last, chain.completed, Int(core.pointee.clock &- start), chain.interrupt)
         }
       }
     }

@@ -238,8 +238,6 @@ public final class Machine {
       swap(&cache, &self.cache)
       self.counts = counts
     }
-    // What the last instruction raised, if it did.
-    var stopped: Interrupt?
     while retired &+ delivered < budget {
       if c.eip &- hostStart < hostSize && c.cpl == 0 {
         return RunOutcome(reason: .hostCode(c.eip), eip: c.eip, instructionsRetired: retired)
@@ -305,20 +303,15 @@ public final class Machine {
       let chaining = csLimit == 0xFFFF_FFFF
       c.leaveBlock = false
       // The blocks' instructions in place: the cache does not change while they run.
-      let (last, completed, total) = withUnsafeMutablePointer(to: &c) { core in
-        withUnsafeMutablePointer(to: &stopped) { out in
-          cache.run(
-            first, count: n, limit: limit, chaining: chaining, core: core, out: out,
-            host: (hostStart, hostSize))
-        }
+      let (last, completed, total, stopped) = withUnsafeMutablePointer(to: &c) { core in
+        cache.run(first, count: n, limit: limit, chaining: chaining, core: core, host: (hostStart, hostSize))
       }
       let b = cache.blocks[last]
       retired &+= UInt64(total)
       var fault: Fault?
-      if let interrupt = stopped {
-        stopped = nil
+      if let stopped {
         c.eip = c.currentInstruction
-        switch interrupt {
+        switch stopped {
         case .fault(let f): fault = f
         case .modelGap(let what):
           return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
