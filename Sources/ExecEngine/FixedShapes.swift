@@ -28,10 +28,14 @@ struct ShapeOperands {
 
 /// A 32-bit operand size and address size, no prefixes that change behaviour.
 protocol FixedShape: InstructionOperands {
-  init(_ o: ShapeOperands)
+  /// The operands taken from the decoded entry; everything else is a constant of the shape.
+  var o: ShapeOperands { get }
+  init(o: ShapeOperands)
 }
 
 extension FixedShape {
+  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
+  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op2: Operand { .none }
   @inline(__always) var operandSize: OperandSize { .dword }
   @inline(__always) var addressSize: AddressSize { .a32 }
@@ -51,9 +55,6 @@ extension ShapeOperands {
 /// r32, r32.
 struct RegisterRegister: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .register(o.b, .dword) }
 }
@@ -61,9 +62,6 @@ struct RegisterRegister: FixedShape {
 /// r32, imm.
 struct RegisterImmediate: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .immediate(o.immediate) }
 }
@@ -71,9 +69,6 @@ struct RegisterImmediate: FixedShape {
 /// r32, m32.
 struct RegisterMemory: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { o.memory32 }
 }
@@ -81,9 +76,6 @@ struct RegisterMemory: FixedShape {
 /// m32, r32.
 struct MemoryRegister: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { o.memory32 }
   @inline(__always) var op1: Operand { .register(o.b, .dword) }
 }
@@ -91,9 +83,6 @@ struct MemoryRegister: FixedShape {
 /// m32, imm.
 struct MemoryImmediate: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { o.memory32 }
   @inline(__always) var op1: Operand { .immediate(o.immediate) }
 }
@@ -101,9 +90,6 @@ struct MemoryImmediate: FixedShape {
 /// r32.
 struct OneRegister: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .none }
 }
@@ -111,9 +97,6 @@ struct OneRegister: FixedShape {
 /// m32.
 struct OneMemory: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { o.memory32 }
   @inline(__always) var op1: Operand { .none }
 }
@@ -121,9 +104,6 @@ struct OneMemory: FixedShape {
 /// imm (a relative target, or PUSH imm).
 struct OneImmediate: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .immediate(o.immediate) }
   @inline(__always) var op1: Operand { .none }
 }
@@ -131,9 +111,6 @@ struct OneImmediate: FixedShape {
 /// r32, r32, imm (IMUL's three-operand form).
 struct RegisterRegisterImmediate: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .register(o.b, .dword) }
   @inline(__always) var op2: Operand { .immediate(o.immediate) }
@@ -142,31 +119,37 @@ struct RegisterRegisterImmediate: FixedShape {
 /// No operands.
 struct NoOperands: FixedShape {
   let o: ShapeOperands
-  @inline(__always) init(_ o: ShapeOperands) { self.o = o }
-  @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
-  @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op0: Operand { .none }
   @inline(__always) var op1: Operand { .none }
 }
 
-/// Runs `body` on the core behind `core` with the shape built from the decoded entry's operands:
-/// the handler contract (`Handler`).
+/// The handler contract (`Handler`) around `body`: EIP past the instruction, the instruction,
+/// then the clock and the next entry — or nil with the interrupt stored in the chain.
 @inline(__always)
-func perform<S: FixedShape>(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
-  _ body: (inout Core, S) throws(Interrupt) -> Void
+func step(
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer,
+  _ body: (inout Core, DecodeCache.Decoded) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
   c.pointee.currentInstruction = c.pointee.eip
   c.pointee.eip = d.pointee.next
   do throws(Interrupt) {
-    try body(&c.pointee, S(d.pointee.operands))
+    try body(&c.pointee, d.pointee)
   } catch {
     chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
     return nil
   }
   return retire(c, entry)
+}
+
+/// `step` with the instruction as a fixed shape built from the decoded entry's operands.
+@inline(__always)
+func perform<S: FixedShape>(
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
+  _ body: (inout Core, S) throws(Interrupt) -> Void
+) -> UnsafeRawPointer? {
+  step(core, entry, chain) { c, d throws(Interrupt) in try body(&c, S(o: d.operands)) }
 }
 
 /// After an instruction retired: the clock moves on, and the next entry runs unless the
@@ -179,18 +162,8 @@ func retire(_ c: UnsafeMutablePointer<Core>, _ entry: UnsafeRawPointer) -> Unsaf
 
 enum Handlers {
   /// Any instruction: `Semantics.execute` with the instruction as decoded.
-  static let general: Handler = { core, entry, chain in
-    let c = core.assumingMemoryBound(to: Core.self)
-    let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-    c.pointee.currentInstruction = c.pointee.eip
-    c.pointee.eip = d.pointee.next
-    do throws(Interrupt) {
-      try Semantics.execute(&c.pointee, d.pointee.instruction)
-    } catch {
-      chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
-      return nil
-    }
-    return retire(c, entry)
+  static let general: Handler = {
+    step($0, $1, $2) { c, d throws(Interrupt) in try Semantics.execute(&c, d.instruction) }
   }
 
   /// The entry after a block's last instruction: the block has run to its end. Returns the
@@ -402,14 +375,7 @@ enum Handlers {
     typealias S = NoOperands
     switch m {
     case .ret: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
-    case .nop:
-      return { core, entry, _ in
-        let c = core.assumingMemoryBound(to: Core.self)
-        let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-        c.pointee.currentInstruction = c.pointee.eip
-        c.pointee.eip = d.pointee.next
-        return retire(c, entry)
-      }
+    case .nop: return { step($0, $1, $2) { _, _ in } }
     default: return nil
     }
   }
