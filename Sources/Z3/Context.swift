@@ -29,6 +29,11 @@ public final class Z3Context {
   public private(set) var pendingError: Z3Error?
   /// How many wrapper objects (terms, sorts, solvers, models) hold a reference now: a leak check.
   public internal(set) var liveObjects = 0
+  /// Simplifications made so far, by the id of the term simplified; Z3 keeps none between
+  /// calls, and a symbolic step asks again and again about terms it shares with the steps
+  /// before. Both ASTs hold a reference, so an id is not reused while it is here; they are
+  /// released with the context.
+  var simplifications: [UInt32: Z3_ast] = [:]
 
   /// Creates a context. `model` production is on, so every solver can return models.
   public init() throws {

@@ -61,6 +61,22 @@ public final class Solver {
     context.liveObjects += 1
   }
 
+  /// A solver that runs one Z3 tactic (`smt` is Z3's SMT core alone) instead of the general
+  /// solver, whose strategy Z3 picks from the logic. Limits apply as to any solver. Throws for a
+  /// name Z3 does not know.
+  public init(_ context: Z3Context, tactic name: String) throws {
+    self.context = context
+    context.clearErrorCode()
+    guard let tactic = Z3_mk_tactic(context.raw, name) else {
+      throw context.takeError() ?? Z3Error(code: nil, message: "no tactic \(name)")
+    }
+    Z3_tactic_inc_ref(context.raw, tactic)
+    defer { Z3_tactic_dec_ref(context.raw, tactic) }
+    raw = Z3_mk_solver_from_tactic(context.raw, tactic)
+    Z3_solver_inc_ref(context.raw, raw)
+    context.liveObjects += 1
+  }
+
   deinit {
     trackers.removeAll()
     Z3_solver_dec_ref(context.raw, raw)

@@ -38,7 +38,13 @@ extension Z3Term {
 
   /// Z3's simplification of this term, of the same type.
   func simplifiedAST() -> Z3_ast {
-    context.term(Z3_get_sort(context.raw, ast.raw)) { Z3_simplify(context.raw, ast.raw) }
+    let id = Z3_get_ast_id(context.raw, ast.raw)
+    if let known = context.simplifications[id] { return known }
+    let simplified = context.term(Z3_get_sort(context.raw, ast.raw)) { Z3_simplify(context.raw, ast.raw) }
+    Z3_inc_ref(context.raw, ast.raw)
+    Z3_inc_ref(context.raw, simplified)
+    context.simplifications[id] = simplified
+    return simplified
   }
 }
 

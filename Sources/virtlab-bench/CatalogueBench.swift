@@ -7,35 +7,27 @@ func catalogueBench() throws -> [String] {
   var lines: [String] = []
   let instructions = Representatives.all()
   var total = 0.0
-  for configuration in MonitorConfiguration.allCases {
-    let start = DispatchTime.now().uptimeNanoseconds
-    let report = try configuration.check(instructions)
-    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    total += wall
-    lines.append(
-      String(
-        format: "catalogue %-7@ %7.1f s  %4d instructions, %5d queries, verdict %@, %d culprits, %d unknown",
-        configuration.rawValue, wall, report.rows.count, report.queries, report.verdict,
-        report.culprits.count,
-        report.unknown.count))
+  var runs: [(String, () throws -> ConfigurationReport)] = MonitorConfiguration.allCases.map { c in
+    (c.rawValue, { try c.check(instructions) })
   }
   // VT-x presets and the shipped BT rule table, over the same instructions.
-  var others: [(String, () throws -> ConfigurationReport)] = VTXConfiguration.presets.map { c in
-    ("vtx=\(c.name)", { try c.check(instructions) })
-  }
+  runs += VTXConfiguration.presets.map { c in ("vtx=\(c.name)", { try c.check(instructions) }) }
   if let rules = try? BTConfiguration.load("models/bt/ring1.yaml") {
-    others.append(("bt=ring1", { try BTConfiguration(rules: rules).check(instructions) }))
+    runs.append(("bt=ring1", { try BTConfiguration(rules: rules).check(instructions) }))
   }
-  for (name, run) in others {
-    let start = DispatchTime.now().uptimeNanoseconds
+  for (name, run) in runs {
     let report = try run()
-    let wall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-    total += wall
+    total += report.seconds
     lines.append(
       String(
-        format: "catalogue %-20@ %7.1f s  %4d instructions, %5d queries, verdict %@, %d culprits, %d unknown",
-        name, wall, report.rows.count, report.queries, report.verdict, report.culprits.count,
-        report.unknown.count))
+        format:
+          "catalogue %-20@ %7.1f s (solver %5.1f s)  %4d instructions, %5d queries, verdict %@, %d culprits, %d unknown",
+        name, report.seconds, report.solverSeconds, report.rows.count, report.queries, report.verdict,
+        report.culprits.count, report.unknown.count))
+    let slowest = zip(report.rows, report.rowSeconds).sorted { $0.1 > $1.1 }.prefix(3)
+    lines.append(
+      "  slowest rows: "
+        + slowest.map { String(format: "%@ %.1f s", $0.0.instruction, $0.1) }.joined(separator: ", "))
   }
   let timed = try SensitivityClassifier()
   for i in instructions { _ = try timed.classify(i) }

@@ -1,5 +1,6 @@
 import Testing
-import Z3
+
+@testable import Z3
 
 @Suite struct LifetimeTests {
   /// Many queries in one context: every term, solver and model is released afterwards,
@@ -48,5 +49,26 @@ import Z3
     #expect(
       Z3Context.fullVersion.hasPrefix(
         Z3Context.version.split(separator: ".").prefix(2).joined(separator: ".")))
+  }
+
+  /// A simplification is made once per term and remembered: asking again gives the same AST
+  /// without a new entry, and the context, with everything it remembers, is still freed.
+  @Test func simplificationsAreRememberedAndFreed() throws {
+    weak var gone: Z3Context?
+    do {
+      let z3 = try Z3Context()
+      gone = z3
+      let x = z3.bitVectorConstant("x", width: 32)
+      let sum = (x + 3) - 3
+      let first = sum.simplified()
+      #expect(first.isSameTerm(as: x))
+      let entries = z3.simplifications.count
+      #expect(sum.simplified().isSameTerm(as: first))
+      #expect(z3.simplifications.count == entries)
+      #expect(((x & 0) == 0).simplified().literalValue == true)
+      #expect(z3.simplifications.count == entries + 1)
+      #expect(z3.liveObjects > 0)
+    }
+    #expect(gone == nil, "a context that remembers simplifications was not freed")
   }
 }

@@ -112,4 +112,34 @@ import Z3
     #expect(try m.evaluate(x) == 9)
     #expect(try m.evaluate(x + 1) == 10)
   }
+
+  /// The SMT core alone (tactic `smt`): the same answers and models as the general solver, the
+  /// same per-query resource limit, and an error for a tactic Z3 does not know.
+  @Test func tacticSolverAnswersUnderTheSameLimits() throws {
+    let z3 = try Z3Context()
+    let x = z3.bitVectorConstant("x", width: 32)
+    let sat = try Solver(z3, tactic: "smt")
+    sat.assert(!(x + 1).unsignedGreaterThan(x))
+    guard case .sat(let model) = try sat.check(limits: QueryLimits(resourceLimit: 1_000_000)) else {
+      Issue.record("x + 1 > x was not refuted by the SMT core")
+      return
+    }
+    #expect(try model.evaluate(x) == 0xFFFF_FFFF)
+    let unsat = try Solver(z3, tactic: "smt")
+    unsat.assert(x.unsignedGreaterThan(x.constant(10)) && x.unsignedLessThan(x.constant(5)))
+    #expect(try unsat.check().isUnsat)
+
+    let a = z3.bitVectorConstant("a", width: 64)
+    let b = z3.bitVectorConstant("b", width: 64)
+    let hard = try Solver(z3, tactic: "smt")
+    hard.assert(
+      a.zeroExtend(to: 128) * b.zeroExtend(to: 128) == z3.bitVector(0xC6A4_A793_5BD1_E995, width: 128))
+    hard.assert(a.unsignedGreaterThan(a.constant(1)) && b.unsignedGreaterThan(b.constant(1)))
+    let result = try hard.check(limits: QueryLimits(resourceLimit: 1000))
+    guard case .unknown = result else {
+      Issue.record("expected unknown under rlimit 1000, got \(result)")
+      return
+    }
+    #expect(throws: Z3Error.self) { try Solver(z3, tactic: "no-such-tactic") }
+  }
 }

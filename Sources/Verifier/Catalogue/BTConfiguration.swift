@@ -35,44 +35,36 @@ public struct BTConfiguration: Sendable {
   }
 
   /// Classifies `instructions` and checks the table's rule for each.
-  public func check(
-    _ instructions: [Instruction], smtDirectory: String? = nil,
-    progress: (Int, CatalogueRow) -> Void = { _, _ in }
-  ) throws -> ConfigurationReport {
-    var rows: [CatalogueRow] = []
-    var culprits: [Culprit] = []
-    var unknown: [String] = []
-    var notes: [String] = []
-    let (queries, seconds) = try eachWithFreshClassifier(
+  public func check(_ instructions: [Instruction], smtDirectory: String? = nil) throws -> ConfigurationReport
+  {
+    let rules = rules
+    let (outcomes, cost) = try eachWithFreshClassifier(
       instructions, assumptions, smtDirectory: smtDirectory
-    ) {
-      k, i, c in
+    ) { i, c in
       var row = try c.classify(i)
       let location = try c.codeLocationDependence(i)
       switch location {
       case .witness(let w):
         row.behaviourSensitive.append("code-location")
-        row.witnesses["behaviour:code-location"] = try WitnessSummary(w)
+        row.witnesses["behaviour:code-location"] = try WitnessSummary(w, in: c.z3)
       case .unknown(let why): row.unknown.append("code-location (\(why))")
       case .none: break
       }
       let rule = rules.rule(for: i)
       row.translation = rule?.rawValue
-      rows.append(row)
-      progress(k, row)
-      unknown += row.unknown.map { "\(row.instruction): \($0)" }
+      var out = RowOutcome(row)
       guard let rule else {
-        culprits.append(
+        out.culprits.append(
           Culprit(
             instruction: row.instruction, sensitivity: ["no rule in the table"], retiresAtCPL: 1,
             witness: nil))
-        return
+        return out
       }
       let sensitive =
         !row.controlSensitive.isEmpty || row.behaviourSensitive.contains { $0 != "code-location" }
       let needs: TranslationClass =
         sensitive ? .callout : row.behaviourSensitive.contains("code-location") ? .rewrite : .ident
-      if row.outcome == "unknown" { return }
+      if row.outcome == "unknown" { return out }
       if rule < needs {
         let why =
           needs == .callout
@@ -80,22 +72,25 @@ public struct BTConfiguration: Sendable {
             + row.behaviourSensitive.filter { $0 != "code-location" }.map { "behaviour:\($0)" }
           : ["behaviour:code-location"]
         // The finding names are the witnesses' keys.
-        culprits.append(
+        out.culprits.append(
           Culprit(
             instruction: row.instruction,
             sensitivity: ["\(rule.rawValue) where \(needs.rawValue) is needed"] + why, retiresAtCPL: 1,
             witness: row.witnesses[why[0]]))
       } else if rule > needs {
-        notes.append(
+        out.notes.append(
           "\(row.instruction): \(rule.rawValue) where \(needs.rawValue) would do (correct, slower)")
       }
+      return out
     }
+    let (rows, culprits, unknown, notes) = gather(outcomes)
     let verdict = !culprits.isEmpty ? "fails" : unknown.isEmpty ? "holds" : "unknown"
     var report = ConfigurationReport(
       configuration: "bt=\(rules.name)",
       theorem: "binary translation (every rule at least what the classification needs)",
       assumptions: statedAssumptions, verdict: verdict, rows: rows, culprits: culprits, unknown: unknown,
-      queries: queries, seconds: seconds)
+      queries: 0, seconds: 0)
+    cost.record(in: &report)
     report.notes = notes
     return report
   }

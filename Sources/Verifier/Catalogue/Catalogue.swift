@@ -52,10 +52,12 @@ public struct WitnessSummary: Codable, Sendable {
 
   enum CodingKeys: String, CodingKey { case states, displacement }
 
-  public init(_ w: Witness) throws {
+  /// The summary of `w`, its parts named as `SymbolicState` names them; numerals are made in
+  /// `z3` (a classifier's), or in a context of its own.
+  public init(_ w: Witness, in context: Z3Context? = nil) throws {
     witness = w
     displacement = w.displacement.map { hex($0) }
-    let z3 = try Z3Context()
+    let z3 = try context ?? Z3Context()
     states = w.states.map { s in
       var values: [String: String] = [:]
       for (name, part) in SymbolicState(s.state, memory: nil, in: z3).parts {
@@ -98,10 +100,10 @@ extension SensitivityClassifier {
     switch (user, supervisor) {
     case (.none, .witness(let w)):
       row.privileged = true
-      row.witnesses["supervisor-retires"] = try WitnessSummary(w)
+      row.witnesses["supervisor-retires"] = try WitnessSummary(w, in: z3)
     case (.witness(let w), _):
       row.privileged = false
-      row.witnesses["user-retires"] = try WitnessSummary(w)
+      row.witnesses["user-retires"] = try WitnessSummary(w, in: z3)
     case (.none, .none):
       row.privileged = false
     // Neither mode retires; other CPLs may (IN at CPL ≤ IOPL): the sensitivity queries decide.
@@ -144,7 +146,7 @@ extension SensitivityClassifier {
       switch f.answer {
       case .witness(let w):
         row.controlSensitive.append(name)
-        row.witnesses["control:\(name)"] = try WitnessSummary(w)
+        row.witnesses["control:\(name)"] = try WitnessSummary(w, in: z3)
       case .unknown: row.unknown.append("control:\(name)")
       case .none: break
       }
@@ -154,7 +156,7 @@ extension SensitivityClassifier {
       switch f.answer {
       case .witness(let w):
         row.behaviourSensitive.append(name)
-        row.witnesses["behaviour:\(name)"] = try WitnessSummary(w)
+        row.witnesses["behaviour:\(name)"] = try WitnessSummary(w, in: z3)
       case .unknown: row.unknown.append("behaviour:\(name)")
       case .none: break
       }

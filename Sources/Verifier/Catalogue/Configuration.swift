@@ -73,66 +73,148 @@ public struct ConfigurationReport: Codable, Sendable {
   public var unknown: [String]
   public var queries: Int
   public var seconds: Double
+  /// Of `seconds`, the time inside Z3's `check`; the rest builds and simplifies terms.
+  public var solverSeconds: Double = 0
+  /// Each row's wall time, in the order of `rows` (for the benchmark's slowest rows).
+  public var rowSeconds: [Double] = []
   /// Where control comes back without a trap (a VT-x halt ends at the next exiting interrupt).
   public var notes: [String]?
   /// Owned events that reach the guest without a trap (VT-x: exception bitmap, pin controls).
   public var events: [EventHole]?
 }
 
-/// Runs `body` once per instruction, each with a fresh classifier: Z3's search (and so where an
-/// rlimit falls) depends on the terms a context has made before, so a row must not depend on
-/// the rows before it. Returns the queries run and the wall time, for the report.
+/// What checking a configuration cost: queries, wall and solver time, and each row's time.
+struct CheckCost {
+  var queries = 0
+  var seconds = 0.0
+  var solverSeconds = 0.0
+  var rowSeconds: [Double] = []
+
+  /// Copies the figures into `report`.
+  func record(in report: inout ConfigurationReport) {
+    report.queries = queries
+    report.seconds = seconds
+    report.solverSeconds = solverSeconds
+    report.rowSeconds = rowSeconds
+  }
+}
+
+/// What one instruction contributes to a configuration's report.
+struct RowOutcome: Sendable {
+  var row: CatalogueRow
+  var culprits: [Culprit] = []
+  var unknown: [String] = []
+  var notes: [String] = []
+
+  init(_ row: CatalogueRow) {
+    self.row = row
+    unknown = row.unknown.map { "\(row.instruction): \($0)" }
+  }
+}
+
+extension Duration {
+  var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// One row's outcome or error, and what it cost, filled in by whichever thread ran it.
+private final class RowResults: @unchecked Sendable {
+  private let lock = NSLock()
+  private var slots: [(Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)?]
+
+  init(_ count: Int) { slots = Array(repeating: nil, count: count) }
+
+  func set(_ k: Int, _ r: (Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)) {
+    lock.withLock { slots[k] = r }
+  }
+  var all: [(Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)] {
+    lock.withLock { slots.map { $0! } }
+  }
+}
+
+/// Runs `body` once per instruction, each with a fresh classifier, on every core. A fresh
+/// classifier per row keeps each row independent of the others: Z3's search (and so where an
+/// rlimit falls) depends on the terms a context has made before. So the rows, in the order of
+/// `instructions`, are the same however many threads run and in whatever order they finish.
+/// The first error (in that order) is thrown once every row has run.
 func eachWithFreshClassifier(
   _ instructions: [Instruction], _ assumptions: ClassificationAssumptions, smtDirectory: String?,
-  droppedCPL0Checks: Set<Mnemonic> = [], _ body: (Int, Instruction, SensitivityClassifier) throws -> Void
-) throws -> (queries: Int, seconds: Double) {
+  droppedCPL0Checks: Set<Mnemonic> = [],
+  _ body: @Sendable @escaping (Instruction, SensitivityClassifier) throws -> RowOutcome
+) throws -> (outcomes: [RowOutcome], cost: CheckCost) {
   let clock = ContinuousClock()
   let start = clock.now
-  var queries = 0
-  for (k, i) in instructions.enumerated() {
-    let c = try SensitivityClassifier(assumptions)
-    c.smtDirectory = smtDirectory
-    c.domain.droppedCPL0Checks = droppedCPL0Checks
-    defer { queries += c.queries }
-    try body(k, i, c)
+  let results = RowResults(instructions.count)
+  DispatchQueue.concurrentPerform(iterations: instructions.count) { k in
+    let rowStart = clock.now
+    let outcome: Result<RowOutcome, any Error>
+    var queries = 0
+    var solver = 0.0
+    do {
+      let c = try SensitivityClassifier(assumptions)
+      c.smtDirectory = smtDirectory
+      c.domain.droppedCPL0Checks = droppedCPL0Checks
+      outcome = Result { try body(instructions[k], c) }
+      queries = c.queries
+      solver = c.timings.reduce(0) { $0 + $1.duration.seconds }
+    } catch {
+      outcome = .failure(error)
+    }
+    results.set(k, (outcome, queries, solver, (clock.now - rowStart).seconds))
   }
-  let d = clock.now - start
-  return (queries, Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
+  var cost = CheckCost()
+  var outcomes: [RowOutcome] = []
+  for r in results.all {
+    outcomes.append(try r.0.get())
+    cost.queries += r.queries
+    cost.solverSeconds += r.solver
+    cost.rowSeconds.append(r.wall)
+  }
+  cost.seconds = (clock.now - start).seconds
+  return (outcomes, cost)
+}
+
+/// A report's rows, culprits, unknowns and notes, gathered from the outcomes in order.
+func gather(_ outcomes: [RowOutcome]) -> (
+  rows: [CatalogueRow], culprits: [Culprit], unknown: [String], notes: [String]
+) {
+  (
+    outcomes.map(\.row), outcomes.flatMap(\.culprits), outcomes.flatMap(\.unknown),
+    outcomes.flatMap(\.notes)
+  )
 }
 
 extension MonitorConfiguration {
   /// Classifies `instructions` under this configuration and decides its theorem.
   public func check(
-    _ instructions: [Instruction], smtDirectory: String? = nil, droppedCPL0Checks: Set<Mnemonic> = [],
-    progress: (Int, CatalogueRow) -> Void = { _, _ in }
+    _ instructions: [Instruction], smtDirectory: String? = nil, droppedCPL0Checks: Set<Mnemonic> = []
   ) throws -> ConfigurationReport {
-    var rows: [CatalogueRow] = []
-    var culprits: [Culprit] = []
-    var unknown: [String] = []
-    let (queries, seconds) = try eachWithFreshClassifier(
+    let trappingCPLs = trappingCPLs
+    let (outcomes, cost) = try eachWithFreshClassifier(
       instructions, assumptions, smtDirectory: smtDirectory, droppedCPL0Checks: droppedCPL0Checks
-    ) { k, i, c in
+    ) { i, c in
       let row = try c.classify(i)
-      rows.append(row)
-      progress(k, row)
-      unknown += row.unknown.map { "\(row.instruction): \($0)" }
-      guard row.sensitive, row.outcome != "unknown" else { return }
+      var out = RowOutcome(row)
+      guard row.sensitive, row.outcome != "unknown" else { return out }
       for cpl in trappingCPLs {
         switch try c.retires(i, atCPL: cpl) {
         case .witness(let w):
-          culprits.append(
+          out.culprits.append(
             Culprit(
               instruction: row.instruction, sensitivity: row.controlSensitive + row.behaviourSensitive,
-              retiresAtCPL: cpl, witness: try WitnessSummary(w)))
-        case .unknown(let why): unknown.append("\(row.instruction): retires at CPL \(cpl) (\(why))")
+              retiresAtCPL: cpl, witness: try WitnessSummary(w, in: c.z3)))
+        case .unknown(let why): out.unknown.append("\(row.instruction): retires at CPL \(cpl) (\(why))")
         case .none: continue
         }
         break
       }
+      return out
     }
+    let (rows, culprits, unknown, _) = gather(outcomes)
     let verdict = !culprits.isEmpty ? "fails" : unknown.isEmpty ? "holds" : "unknown"
-    return ConfigurationReport(
+    var report = ConfigurationReport(
       configuration: rawValue, theorem: theorem, assumptions: statedAssumptions, verdict: verdict, rows: rows,
-      culprits: culprits, unknown: unknown, queries: queries, seconds: seconds)
+      culprits: culprits, unknown: unknown, queries: 0, seconds: 0)
+    cost.record(in: &report)
+    return report
   }
 }

@@ -194,39 +194,33 @@ public struct VTXConfiguration: Codable, Sendable, Hashable {
 
   /// Checks `instructions` and the configuration's events; the verdict is "holds" when every
   /// owned resource is protected by an exit or by hardware virtualization.
-  public func check(
-    _ instructions: [Instruction], smtDirectory: String? = nil,
-    progress: (Int, CatalogueRow) -> Void = { _, _ in }
-  ) throws -> ConfigurationReport {
-    var rows: [CatalogueRow] = []
-    var culprits: [Culprit] = []
-    var unknown: [String] = []
-    var notes: [String] = []
-    let (queries, seconds) = try eachWithFreshClassifier(
+  public func check(_ instructions: [Instruction], smtDirectory: String? = nil) throws -> ConfigurationReport
+  {
+    let interruptsExit = controls.has(.externalInterruptExiting)
+    let (outcomes, cost) = try eachWithFreshClassifier(
       instructions, assumptions, smtDirectory: smtDirectory
-    ) {
-      k, i, c in
+    ) { i, c in
       let row = try c.classifyNonRoot(i)
-      rows.append(row)
-      progress(k, row)
-      unknown += row.unknown.map { "\(row.instruction): \($0)" }
+      var out = RowOutcome(row)
       let found =
         row.controlSensitive.map { "control:\($0)" } + row.behaviourSensitive.map { "behaviour:\($0)" }
         + (row.equivalence ?? []).map { "bare-machine:\($0)" }
-      guard !found.isEmpty else { return }
+      guard !found.isEmpty else { return out }
       // A halt the VMM does not intercept still ends at the next external interrupt, which exits.
-      if found == ["control:activity"], controls.has(.externalInterruptExiting) {
-        notes.append(
+      if found == ["control:activity"], interruptsExit {
+        out.notes.append(
           "\(row.instruction) halts the guest without exiting; control returns at the next external interrupt, "
             + "which exits (pin-based external-interrupt exiting)")
-        return
+        return out
       }
-      guard let first = row.witnesses[found[0]] else { return }
-      culprits.append(
+      guard let first = row.witnesses[found[0]] else { return out }
+      out.culprits.append(
         Culprit(
           instruction: row.instruction, sensitivity: found, retiresAtCPL: first.states.first?.cpl ?? 0,
           witness: first))
+      return out
     }
+    var (rows, culprits, unknown, notes) = gather(outcomes)
     var events = eventHoles()
     if ownership.owns(.paging) {
       switch try pageFaultDelivered() {
@@ -245,7 +239,8 @@ public struct VTXConfiguration: Codable, Sendable, Hashable {
       configuration: "vtx=\(name)",
       theorem: "trap-completeness (every sensitive step exits or is virtualized)",
       assumptions: statedAssumptions, verdict: verdict, rows: rows, culprits: culprits, unknown: unknown,
-      queries: queries, seconds: seconds)
+      queries: 0, seconds: 0)
+    cost.record(in: &report)
     report.notes = notes
     report.events = events
     return report
@@ -307,7 +302,7 @@ extension SensitivityClassifier {
       switch answer {
       case .witness(let w):
         row.equivalence?.append(name)
-        row.witnesses["bare-machine:\(name)"] = try WitnessSummary(w)
+        row.witnesses["bare-machine:\(name)"] = try WitnessSummary(w, in: z3)
       case .unknown: row.unknown.append("bare-machine:\(name)")
       case .none: break
       }
