@@ -360,7 +360,8 @@ extension Semantics {
       try c.raise(.gp, code: code, when: bad)
       try c.raise(.np, code: code, when: d.not(desc.present(d)))
       try enterCodeSegment(
-        &c, desc, at: address, selector: selector, offset: d.masked(offset, size), push: call ? size : nil)
+        &c, desc, at: address, selector: selector, offset: d.masked(offset, size), push: call ? size : nil,
+        cpl: cpl)
     }
     try c.when(isGate) { (c: inout C) throws(Interrupt) in
       let gateDPL = desc.dpl(d)
@@ -388,7 +389,8 @@ extension Semantics {
       // A 32-bit gate: a 32-bit target and 32-bit pushes, whatever the operand size.
       try c.when(d.not(inner)) { (c: inout C) throws(Interrupt) in
         try enterCodeSegment(
-          &c, segment, at: targetAddress, selector: target, offset: gateOffset, push: call ? .dword : nil)
+          &c, segment, at: targetAddress, selector: target, offset: gateOffset, push: call ? .dword : nil,
+          cpl: cpl)
       }
     }
   }
@@ -435,11 +437,12 @@ extension Semantics {
   }
 
   /// Loads CS from `desc` with the CPL as RPL and jumps to `offset` (#GP(0) past the segment's
-  /// limit); a call first pushes CS and EIP at `push` size.
+  /// limit); a call first pushes CS and EIP at `push` size. `cpl` is the CPL the transfer began
+  /// at: a sibling branch (the call gate's inner call) may already have loaded CS.
   @inlinable
   static func enterCodeSegment<C: ExecutionContext>(
     _ c: inout C, _ desc: Descriptor<C.Domain>, at address: C.Value, selector: C.Value, offset: C.Value,
-    push: OperandSize?
+    push: OperandSize?, cpl: C.Value
   ) throws(Interrupt) {
     let d = c.domain
     try c.raise(Fault(.gp, errorCode: 0), when: d.unsignedLess(desc.limit(d), offset))
@@ -448,8 +451,7 @@ extension Semantics {
       try c.push(d.masked(c.eip, size), size)
     }
     try c.markAccessed(desc, at: address)
-    try c.setSegment(
-      .cs, c.cache(desc, selector: d.or(d.and(selector, d.constant(0xFFFC)), d.constant(UInt32(c.cpl)))))
+    try c.setSegment(.cs, c.cache(desc, selector: d.or(d.and(selector, d.constant(0xFFFC)), cpl)))
     c.eip = offset
   }
 

@@ -69,6 +69,9 @@ public struct SymbolicContext: ExecutionContext {
   /// `guardCondition` and no fault or gap so far: the condition the step retires under, once
   /// the outermost `when` has closed.
   public private(set) var path: BoolExpr
+  /// Conditions the path has been narrowed by (a fault raised under each): a `when` on one of
+  /// them is a branch no state reaches, skipped rather than evaluated under a false guard.
+  var excluded: [BoolExpr] = []
   public private(set) var faults: [SymbolicFault] = []
   public private(set) var gaps: [SymbolicGap] = []
   public private(set) var exits: [SymbolicExit] = []
@@ -77,8 +80,8 @@ public struct SymbolicContext: ExecutionContext {
   public private(set) var invalidatedPages: [(linear: BitVector, condition: BoolExpr)] = []
   /// Set once CS is loaded with an RPL other than the assumed CPL: the CPL is then a term (the
   /// new CS.RPL), and reading `cpl` as a Swift value would be wrong; such a read is recorded
-  /// and the step answers nothing (docs/verifier.md: far JMP and CALL read it in a branch
-  /// exclusive of the load, which this flag cannot tell).
+  /// and the step answers nothing (docs/verifier.md). The flag cannot tell a read in a branch
+  /// exclusive of the load, so the semantics pass the CPL a transfer began at (far JMP, CALL).
   var codeSegmentLoaded = false
   var ioplWritten = false
   public private(set) var staleReads: [String] = []
@@ -388,6 +391,7 @@ public struct SymbolicContext: ExecutionContext {
       throw unwind
     }
     path = path && !condition
+    excluded.append(condition)
   }
 
   public mutating func when(_ condition: BoolExpr, _ body: (inout SymbolicContext) throws(Interrupt) -> Void)
@@ -399,7 +403,10 @@ public struct SymbolicContext: ExecutionContext {
       try body(&self)
       return
     }
-    let (outerGuard, outerPath) = (guardCondition, path)
+    // A branch the path already excludes (a far JMP's inner call, after the #GP that JMP raises
+    // on it) would only build terms under a false guard.
+    if excluded.contains(where: { $0.isSameTerm(as: c) }) { return }
+    let (outerGuard, outerPath, outerExcluded) = (guardCondition, path, excluded)
     guardCondition = outerGuard && c
     path = outerPath && c
     do {
@@ -408,6 +415,8 @@ public struct SymbolicContext: ExecutionContext {
       path = z3.false
     }
     let inside = path
+    // What the body narrowed holds only on its side of the merge.
+    excluded = outerExcluded
     guardCondition = outerGuard
     path = (outerPath && !c) || inside
   }
