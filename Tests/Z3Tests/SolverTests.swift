@@ -78,14 +78,23 @@ import Z3
     #expect(reason.contains("timeout") || reason.contains("canceled"))
   }
 
-  @Test func resourceLimitGivesUnknownDeterministically() throws {
-    let z3 = try Z3Context()
+  /// A 64 × 64-bit factoring of a large odd number into nontrivial factors: far more work than
+  /// an rlimit of 1000 allows. Returns the first factor.
+  @discardableResult
+  static func assertFactoring(_ solver: Solver) -> BitVector {
+    let z3 = solver.context
     let a = z3.bitVectorConstant("a", width: 64)
     let b = z3.bitVectorConstant("b", width: 64)
-    let solver = Solver(z3)
     solver.assert(
       a.zeroExtend(to: 128) * b.zeroExtend(to: 128) == z3.bitVector(0xC6A4_A793_5BD1_E995, width: 128))
     solver.assert(a.unsignedGreaterThan(a.constant(1)) && b.unsignedGreaterThan(b.constant(1)))
+    return a
+  }
+
+  @Test func resourceLimitGivesUnknownDeterministically() throws {
+    let z3 = try Z3Context()
+    let solver = Solver(z3)
+    let a = Self.assertFactoring(solver)
     let result = try solver.check(limits: QueryLimits(resourceLimit: 1000))
     guard case .unknown = result else {
       Issue.record("expected unknown, got \(result)")
@@ -129,12 +138,8 @@ import Z3
     unsat.assert(x.unsignedGreaterThan(x.constant(10)) && x.unsignedLessThan(x.constant(5)))
     #expect(try unsat.check().isUnsat)
 
-    let a = z3.bitVectorConstant("a", width: 64)
-    let b = z3.bitVectorConstant("b", width: 64)
     let hard = try Solver(z3, tactic: "smt")
-    hard.assert(
-      a.zeroExtend(to: 128) * b.zeroExtend(to: 128) == z3.bitVector(0xC6A4_A793_5BD1_E995, width: 128))
-    hard.assert(a.unsignedGreaterThan(a.constant(1)) && b.unsignedGreaterThan(b.constant(1)))
+    Self.assertFactoring(hard)
     let result = try hard.check(limits: QueryLimits(resourceLimit: 1000))
     guard case .unknown = result else {
       Issue.record("expected unknown under rlimit 1000, got \(result)")
