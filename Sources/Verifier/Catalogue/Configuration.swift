@@ -118,17 +118,14 @@ extension Duration {
 
 /// One row's outcome or error, and what it cost, filled in by whichever thread ran it.
 private final class RowResults: @unchecked Sendable {
+  typealias Slot = (outcome: Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)
   private let lock = NSLock()
-  private var slots: [(Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)?]
+  private var slots: [Slot?]
 
   init(_ count: Int) { slots = Array(repeating: nil, count: count) }
 
-  func set(_ k: Int, _ r: (Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)) {
-    lock.withLock { slots[k] = r }
-  }
-  var all: [(Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)] {
-    lock.withLock { slots.map { $0! } }
-  }
+  func set(_ k: Int, _ r: Slot) { lock.withLock { slots[k] = r } }
+  var all: [Slot] { lock.withLock { slots.map { $0! } } }
 }
 
 /// Runs `body` once per instruction, each with a fresh classifier, on every core. A fresh
@@ -164,7 +161,7 @@ func eachWithFreshClassifier(
   var cost = CheckCost()
   var outcomes: [RowOutcome] = []
   for r in results.all {
-    outcomes.append(try r.0.get())
+    outcomes.append(try r.outcome.get())
     cost.queries += r.queries
     cost.solverSeconds += r.solver
     cost.rowSeconds.append(r.wall)
