@@ -214,8 +214,8 @@ public final class SensitivityClassifier {
 
   /// Solves one query under the resource limit. A relocation query (two states whose memories
   /// sit a displacement apart) goes to Z3's general solver, whose array strategy decides it;
-  /// every other query to the SMT core alone (tactic `smt`), 3–19× faster on these queries, where
-  /// the general solver's preprocessing bit-blasts whole states (docs/verifier.md, "Solving").
+  /// every other query to the SMT core alone (tactic `smt`), faster where the general solver's
+  /// preprocessing bit-blasts whole states (figures in docs/verifier.md, "Solving").
   func solve(_ facts: [BoolExpr], relocated: Bool = false) throws -> CheckResult {
     let solver = relocated ? Solver(z3) : try Solver(z3, tactic: "smt")
     for f in facts { solver.assert(f) }
