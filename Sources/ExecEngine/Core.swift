@@ -119,6 +119,11 @@ struct Core: ExecutionContext {
   let apic: LocalAPIC
   /// CR0.PG, kept apart so that an access tests one field when paging is off.
   var paging = false
+  /// The VMCS controls in VMX non-root operation, in storage the machine owns (a pointer keeps
+  /// `Core` free of reference-counted values); nil on the bare machine.
+  var nonRoot: UnsafePointer<VMXNonRoot>?
+
+  var vmx: VMXNonRoot? { nonRoot?.pointee }
 
   init(
     memory: PhysicalMemory, code: CodePages, ports: PortBus, tlb: TLB, apic: LocalAPIC,
@@ -479,9 +484,11 @@ struct Core: ExecutionContext {
     if condition.isSet { throw .fault(Fault(vector, errorCode: code)) }
   }
 
-  /// Never called: the engine does not run VMX non-root operation yet (`vmx` is nil).
-  mutating func exitVM(_ reason: VMExitReason, qualification: UInt32, when condition: Bit) throws(Interrupt) {
-    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification)) }
+  /// Called only in VMX non-root operation (`Machine.vmx` set).
+  mutating func exitVM(
+    _ reason: VMExitReason, qualification: UInt32, interruption: (Exception, UInt32)?, when condition: Bit
+  ) throws(Interrupt) {
+    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault)) }
   }
 
   @inline(__always)

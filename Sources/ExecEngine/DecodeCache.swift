@@ -88,6 +88,9 @@ struct DecodeCache {
   /// Whether instructions of a fixed shape get their own handler (`Handlers.select`); off, every
   /// instruction runs through `Semantics.execute` (for comparing the two).
   var fixedShapes = true
+  /// In VMX non-root operation every instruction runs through `Semantics.execute`, where the
+  /// exit decision is made (fixed-shape handlers bypass it).
+  var nonRoot = false
 
   /// The index of the block starting at linear `eip`, decoding it if needed; `fetchPage` gives
   /// the physical page of a linear address, or nil where a fetch would fault.
@@ -158,7 +161,7 @@ struct DecodeCache {
       if length > here, let nextPage { code.mark(nextPage) }
       counts.instructionsDecoded &+= 1
       let next = eip &+ UInt32(length)
-      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: fixedShapes))
+      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: fixedShapes && !nonRoot))
       eip = next
       if Self.endsBlock(inst) { break }
     }

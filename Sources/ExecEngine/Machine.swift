@@ -58,7 +58,37 @@ public final class Machine {
   public static let blockPort: UInt16 = 0xB000
   public private(set) var disk: BlockDevice!
 
-  deinit { registerFile.deallocate() }
+  deinit {
+    registerFile.deallocate()
+    release(core.nonRoot)
+  }
+
+  private func release(_ p: UnsafePointer<VMXNonRoot>?) {
+    guard let p else { return }
+    let m = UnsafeMutablePointer(mutating: p)
+    m.deinitialize(count: 1)
+    m.deallocate()
+  }
+
+  /// VMX non-root operation: the guest runs under these VMCS controls on a processor with these
+  /// capabilities — instructions exit as `VMX.instructionExit` decides, exceptions as the
+  /// exception bitmap does (SDM Vol. 3C §25.2), and a run ends at the first exit
+  /// (`StopReason.vmExit`), where the VMM, outside the model, would take over. Nil (the
+  /// default): the bare machine. VM entry's checks are the caller's (`VTXConfiguration.problems`).
+  public var vmx: VMXNonRoot? {
+    get { core.vmx }
+    set {
+      release(core.nonRoot)
+      core.nonRoot = nil
+      if let newValue {
+        let p = UnsafeMutablePointer<VMXNonRoot>.allocate(capacity: 1)
+        p.initialize(to: newValue)
+        core.nonRoot = UnsafePointer(p)
+      }
+      cache.nonRoot = newValue != nil
+      code.remap()
+    }
+  }
 
   /// The TLB in front of the page walk.
   let tlb: TLB
@@ -247,6 +277,19 @@ public final class Machine {
       if let gap = Self.unmodelled(c) {
         return RunOutcome(reason: .modelGap(gap), eip: c.eip, instructionsRetired: retired)
       }
+      // In VMX non-root operation with external-interrupt exiting, an interrupt the APIC has
+      // exits whatever IF says; an interrupt shadow still holds it off, the implementation-
+      // specific choice the model makes (SDM Vol. 3C §25.4.1). It stays pending in the APIC.
+      if c.nonRoot != nil, c.vmx?.controls.has(.externalInterruptExiting) == true, c.apic.enabled {
+        c.apic.advance(to: c.clock)
+        if c.clock >= c.inhibitUntil, c.apic.deliverable != nil {
+          return RunOutcome(reason: .vmExit(VMExit(.externalInterrupt)), eip: c.eip, instructionsRetired: retired)
+        }
+        if c.halted, let deadline = c.apic.deadline {
+          c.clock = max(c.clock, deadline)
+          continue
+        }
+      }
       // Interrupts are taken between instructions: the APIC's, when IF = 1 and no shadow.
       if c.halted || c.apic.enabled {
         if let vector = Self.acceptableInterrupt(&c) {
@@ -342,7 +385,13 @@ public final class Machine {
               _ = try c.translate(linear, write: false, user: c.cpl == 3)
               code.remap()
             } catch {
-              if case .fault(let f) = error { fault = f }
+              switch error {
+              case .fault(let f): fault = f
+              case .vmExit(let e):
+                return RunOutcome(reason: .vmExit(e), eip: c.eip, instructionsRetired: retired)
+              case .modelGap(let what):
+                return RunOutcome(reason: .modelGap(what), eip: c.eip, instructionsRetired: retired)
+              }
             }
           }
         }
@@ -358,7 +407,8 @@ public final class Machine {
   /// Whether a halted processor can be woken: IF is set and the APIC has an interrupt pending
   /// or a timer running.
   static func canWake(_ c: Core) -> Bool {
-    c.flagBits & Flag.if.mask != 0 && c.apic.enabled && (c.apic.deadline != nil || c.apic.deliverable != nil)
+    let unmasked = c.flagBits & Flag.if.mask != 0 || c.vmx?.controls.has(.externalInterruptExiting) == true
+    return unmasked && c.apic.enabled && (c.apic.deadline != nil || c.apic.deliverable != nil)
   }
 
   /// The vector the APIC has for the processor now, accepted (IRR → ISR), if IF is set and no
@@ -395,6 +445,15 @@ public final class Machine {
     var pending = first
     let faulting = c.eip
     while true {
+      // In VMX non-root operation the exception bitmap decides, for each exception in turn —
+      // one raised delivering another included (SDM Vol. 3C §25.2); a #PF has been decided where
+      // it was raised, before CR2 was loaded (`walkPages`). A triple fault exits.
+      if let v = c.vmx {
+        let d = c.domain
+        if VMX.exceptionExits(pending.vector, errorCode: pending.errorCode ?? 0, v.controls, d).isSet {
+          return .vmExit(VMExit(.exceptionOrNMI, interruption: pending))
+        }
+      }
       do throws(Interrupt) {
         try Semantics.deliver(
           &c, vector: pending.vector.rawValue, errorCode: pending.errorCode, source: .exception,
@@ -406,7 +465,7 @@ public final class Machine {
         case .vmExit(let e): return .vmExit(e)
         case .fault(let second):
           chain.append(second)
-          if pending.vector == .df { return .shutdown(chain) }
+          if pending.vector == .df { return c.vmx == nil ? .shutdown(chain) : .vmExit(VMExit(.tripleFault)) }
           pending = pending.vector.makesDoubleFault(with: second.vector) ? Fault(.df, errorCode: 0) : second
           if pending.vector == .df { chain.append(pending) }
         }

@@ -100,7 +100,10 @@ public protocol ExecutionContext {
   var vmx: VMXNonRoot? { get }
   /// Ends the step as a VM exit when `condition` holds (SDM Vol. 3C §27.1); only ever called
   /// when `vmx` is set.
-  mutating func exitVM(_ reason: VMExitReason, qualification: Value, when condition: Truth) throws(Interrupt)
+  /// `interruption` is the exception that caused it, with its error code (§24.9.2).
+  mutating func exitVM(
+    _ reason: VMExitReason, qualification: Value, interruption: (Exception, Value)?, when condition: Truth
+  ) throws(Interrupt)
   /// Enters the halt state after this instruction retires.
   mutating func halt()
   /// Holds off interrupts until the next instruction has retired (STI that sets IF, MOV SS,
@@ -130,6 +133,14 @@ extension ExecutionContext {
 
   @inlinable @inline(__always)
   public var vmx: VMXNonRoot? { nil }
+
+  /// A VM exit not caused by an exception.
+  @inlinable
+  public mutating func exitVM(_ reason: VMExitReason, qualification: Value, when condition: Truth)
+    throws(Interrupt)
+  {
+    try exitVM(reason, qualification: qualification, interruption: nil, when: condition)
+  }
 
   @inlinable
   public mutating func checkSegment(_ s: SegmentRegister, _ offset: Value, _ size: OperandSize, write: Bool)

@@ -78,6 +78,13 @@ extension ExecutionContext {
     let code = d.or(
       d.or(d.value(present), d.constant((write ? PageFaultCode.write : 0) | (user ? PageFaultCode.user : 0))),
       d.select(reserved, d.constant(PageFaultCode.reservedBit), d.constant(0)))
+    // In VMX non-root operation a #PF the exception bitmap intercepts exits with the linear
+    // address as its qualification, before CR2 is loaded (SDM Vol. 3C §25.2, §27.1, §27.2.1).
+    if let v = vmx {
+      try exitVM(
+        .exceptionOrNMI, qualification: linear, interruption: (.pf, code),
+        when: d.and(fault, VMX.exceptionExits(.pf, errorCode: code, v.controls, d)))
+    }
     try when(fault) { (c: inout Self) throws(Interrupt) in try c.setSystemRegister(.cr2, linear) }
     try raise(.pf, code: code, when: fault)
     // Accessed bits on the path; the dirty bit on the final entry for a write (§4.8).

@@ -109,14 +109,26 @@ public enum VMExitReason: UInt16, CaseIterable, Codable, Sendable, CustomStringC
 public struct VMExit: Hashable, Sendable, Codable, CustomStringConvertible {
   public var reason: VMExitReason
   public var qualification: UInt32
+  /// For an exit caused by an exception: its vector and error code (the VM-exit
+  /// interruption-information and error-code fields, SDM Vol. 3C §24.9.2).
+  public var interruption: Fault?
 
-  public init(_ reason: VMExitReason, qualification: UInt32 = 0) {
+  public init(_ reason: VMExitReason, qualification: UInt32 = 0, interruption: Fault? = nil) {
     self.reason = reason
     self.qualification = qualification
+    self.interruption = interruption
   }
 
   public var description: String {
-    "VM exit (\(reason), qualification 0x\(String(qualification, radix: 16, uppercase: true)))"
+    let what = interruption.map { "\(reason) \($0)" } ?? "\(reason)"
+    return "VM exit (\(what), qualification 0x\(String(qualification, radix: 16, uppercase: true)))"
+  }
+}
+
+extension Optional where Wrapped == (Exception, UInt32) {
+  /// The exception of a concrete exit, with its error code where the vector has one.
+  @inlinable public var fault: Fault? {
+    map { Fault($0.0, errorCode: $0.0.hasErrorCode ? $0.1 : nil) }
   }
 }
 
@@ -430,10 +442,11 @@ public enum VMX {
       // INT3 and INTO raise #BP and #OF, which the exception bitmap intercepts (§25.2); INT n is a
       // software interrupt, which it does not.
       try c.exitVM(
-        .exceptionOrNMI, qualification: d.constant(0), when: d.truth(k.exceptionBitmap & 1 << 3 != 0))
+        .exceptionOrNMI, qualification: d.constant(0), interruption: (.bp, d.constant(0)),
+        when: d.truth(k.exceptionBitmap & 1 << 3 != 0))
     case .into:
       try c.exitVM(
-        .exceptionOrNMI, qualification: d.constant(0),
+        .exceptionOrNMI, qualification: d.constant(0), interruption: (.of, d.constant(0)),
         when: d.and(c.flag(.of), d.truth(k.exceptionBitmap & 1 << 4 != 0)))
     default: return
     }

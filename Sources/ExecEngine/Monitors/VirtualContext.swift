@@ -203,8 +203,10 @@ struct VirtualContext: ExecutionContext {
     if condition.isSet { try body(&self) }
   }
 
-  mutating func exitVM(_ reason: VMExitReason, qualification: UInt32, when condition: Bit) throws(Interrupt) {
-    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification)) }
+  mutating func exitVM(
+    _ reason: VMExitReason, qualification: UInt32, interruption: (Exception, UInt32)?, when condition: Bit
+  ) throws(Interrupt) {
+    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault)) }
   }
 
   mutating func halt() { monitor.vcpu.halted = true }

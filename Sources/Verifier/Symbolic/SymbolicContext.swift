@@ -369,9 +369,10 @@ public struct SymbolicContext: ExecutionContext {
 
   public var vmx: VMXNonRoot? { assumptions.vmx }
 
-  public mutating func exitVM(_ reason: VMExitReason, qualification: BitVector, when condition: BoolExpr)
-    throws(Interrupt)
-  {
+  public mutating func exitVM(
+    _ reason: VMExitReason, qualification: BitVector, interruption: (Exception, BitVector)?,
+    when condition: BoolExpr
+  ) throws(Interrupt) {
     let c = condition.simplified()
     if c.literalValue == false { return }
     exits.append(SymbolicExit(reason: reason, qualification: qualification, condition: path && c))
