@@ -122,6 +122,8 @@ struct Core: ExecutionContext {
   /// The VMCS controls in VMX non-root operation, in storage the machine owns (a pointer keeps
   /// `Core` free of reference-counted values); nil on the bare machine.
   var nonRoot: UnsafePointer<VMXNonRoot>?
+  /// Linear addresses are physical whatever CR0.PG says (`Machine.identityTranslation`).
+  var identityTranslation = false
 
   var vmx: VMXNonRoot? { nonRoot?.pointee }
 
@@ -285,7 +287,7 @@ struct Core: ExecutionContext {
     switch r {
     case .cr3: dropTranslations(keepingGlobal: true)
     case .cr0 where (old ^ v) & (CR0.pg | CR0.wp) != 0:
-      paging = v & CR0.pg != 0
+      paging = v & CR0.pg != 0 && !identityTranslation
       dropTranslations(keepingGlobal: false)
     case .cr4 where (old ^ v) & (CR4.pse | CR4.pge) != 0: dropTranslations(keepingGlobal: false)
     default: break
@@ -488,7 +490,9 @@ struct Core: ExecutionContext {
   mutating func exitVM(
     _ reason: VMExitReason, qualification: UInt32, interruption: (Exception, UInt32)?, when condition: Bit
   ) throws(Interrupt) {
-    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault)) }
+    if condition.isSet {
+      throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault))
+    }
   }
 
   @inline(__always)

@@ -70,6 +70,20 @@ public final class Machine {
     m.deallocate()
   }
 
+  /// Linear addresses taken as physical even with CR0.PG = 1: the translation a VMM's shadow
+  /// page tables or EPT give when they map guest memory onto itself — the Verifier's VT-x
+  /// assumption (docs/vtx.md), so that its witnesses replay without page tables. Off by
+  /// default: CR0.PG walks the page tables at CR3 as silicon does.
+  public var identityTranslation: Bool {
+    get { core.identityTranslation }
+    set {
+      core.identityTranslation = newValue
+      core.paging = core.systemRegister(.cr0) & CR0.pg != 0 && !newValue
+      tlb.reset()
+      code.remap()
+    }
+  }
+
   /// VMX non-root operation: the guest runs under these VMCS controls on a processor with these
   /// capabilities — instructions exit as `VMX.instructionExit` decides, exceptions as the
   /// exception bitmap does (SDM Vol. 3C §25.2), and a run ends at the first exit
@@ -147,7 +161,7 @@ public final class Machine {
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }
       // A new state: no translation cached for it holds.
-      core.paging = newValue.cr0 & CR0.pg != 0
+      core.paging = newValue.cr0 & CR0.pg != 0 && !core.identityTranslation
       tlb.reset()
       code.remap()
       for m in ModelSpecificRegister.all where m.kind == .storage {
@@ -283,7 +297,8 @@ public final class Machine {
       if c.nonRoot != nil, c.vmx?.controls.has(.externalInterruptExiting) == true, c.apic.enabled {
         c.apic.advance(to: c.clock)
         if c.clock >= c.inhibitUntil, c.apic.deliverable != nil {
-          return RunOutcome(reason: .vmExit(VMExit(.externalInterrupt)), eip: c.eip, instructionsRetired: retired)
+          return RunOutcome(
+            reason: .vmExit(VMExit(.externalInterrupt)), eip: c.eip, instructionsRetired: retired)
         }
         if c.halted, let deadline = c.apic.deadline {
           c.clock = max(c.clock, deadline)

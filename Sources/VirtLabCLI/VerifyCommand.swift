@@ -84,11 +84,6 @@ struct PopekGoldbergCommand: ParsableCommand {
           error: "virtlab verify pg: --config \(config): VM entry would fail:\n"
             + problems.map { "  \($0)" }.joined(separator: "\n"))
       }
-      if replay {
-        throw reporter.finish(
-          .notAvailable, result: NoResult?.none,
-          error: "virtlab verify pg: --replay: the engine does not run VMX non-root operation yet")
-      }
       return .vtx(c)
     }
     if config == "bt" || config.hasPrefix("bt=") {
@@ -132,7 +127,23 @@ struct PopekGoldbergCommand: ParsableCommand {
     let report: ConfigurationReport
     var replays: [String: String]?
     switch configuration {
-    case .vtx(let c): report = try c.check(instructions, smtDirectory: emitSMT2)
+    case .vtx(let c):
+      report = try c.check(instructions, smtDirectory: emitSMT2)
+      if replay {
+        // In VMX non-root operation, where the step should have exited, and on the bare machine.
+        var r: [String: String] = [:]
+        for culprit in report.culprits {
+          guard let w = culprit.witness?.witness else { continue }
+          // A behaviour pair: two states alike but for what the VMM owns, both in non-root.
+          r[culprit.instruction] =
+            culprit.sensitivity[0].hasPrefix("behaviour:") && w.states.count == 2
+            ? "both states in VMX non-root operation: "
+              + (try w.replayBehaviour(assumptions: c.assumptions)).description
+            : NonRootReplay(w.states[0], nonRoot: c.nonRoot, memorySize: Int(c.assumptions.memorySize))
+              .description
+        }
+        replays = r
+      }
     case .bt(let c):
       report = try c.check(instructions, smtDirectory: emitSMT2)
       if replay {

@@ -9,7 +9,9 @@ import Testing
 @Suite struct NonRootTests {
   /// Runs the kernel of InterruptTests plus `source`, in non-root operation under `controls`
   /// (nil: on the bare machine).
-  func run(_ source: String, _ controls: VMCSControls?, budget: UInt64 = 200_000) throws -> (Machine, RunOutcome) {
+  func run(_ source: String, _ controls: VMCSControls?, budget: UInt64 = 200_000) throws -> (
+    Machine, RunOutcome
+  ) {
     let m = try Loader.machine(flat: try Nasm.assemble(source: InterruptTests.kernel + source))
     if let controls { m.vmx = VMXNonRoot(controls: controls, capabilities: .firstGeneration) }
     return (m, m.run(budget: budget))
@@ -20,7 +22,8 @@ import Testing
     let marked = InterruptTests.kernel + source + "\nmarker_end: dd \(label)\n"
     let bytes = try Nasm.assemble(source: marked)
     let n = bytes.count
-    return UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16 | UInt32(bytes[n - 1]) << 24
+    return UInt32(bytes[n - 4]) | UInt32(bytes[n - 3]) << 8 | UInt32(bytes[n - 2]) << 16 | UInt32(
+      bytes[n - 1]) << 24
   }
 
   @Test func cpuidAlwaysExitsAtTheInstructionBeforeItRuns() throws {
@@ -102,7 +105,8 @@ import Testing
         hlt
       """
     let (_, out) = try run(source, VMCSControls(exceptionBitmap: 1 << 11))
-    #expect(out.reason == .vmExit(VMExit(.exceptionOrNMI, interruption: Fault(.np, errorCode: 6 * 8 + 2 + 1))))
+    #expect(
+      out.reason == .vmExit(VMExit(.exceptionOrNMI, interruption: Fault(.np, errorCode: 6 * 8 + 2 + 1))))
   }
 
   @Test func tripleFaultExits() throws {
@@ -149,19 +153,21 @@ import Testing
   @Test func pageFaultsExitByErrorCodeMaskAndMatchWithoutLoadingCR2() throws {
     let source =
       Self.paging + """
-        mov dword [0x40010], 0x77
-        hlt
-      page_fault:
-        mov esi, cr2
-        hlt
-      """
+          mov dword [0x40010], 0x77
+          hlt
+        page_fault:
+          mov esi, cr2
+          hlt
+        """
     // Bit 14 with mask = match = 0: every #PF exits, qualification the linear address.
     let all = VMCSControls(exceptionBitmap: 1 << 14)
     let (m, out) = try run(source, all)
     #expect(
       out.reason
         == .vmExit(
-          VMExit(.exceptionOrNMI, qualification: 0x40010, interruption: Fault(.pf, errorCode: PageFaultCode.write))))
+          VMExit(
+            .exceptionOrNMI, qualification: 0x40010, interruption: Fault(.pf, errorCode: PageFaultCode.write))
+        ))
     #expect(m.state.cr2 == 0)
     // Bit 14 with mask W and match 0: read faults exit, this write fault is delivered.
     let reads = VMCSControls(
@@ -180,16 +186,16 @@ import Testing
   @Test func externalInterruptsExitEvenWithIFClear() throws {
     let source =
       APICTests.apic + """
-        gate 0x30, tick, 0x8E
-        timer 0x30, 50
-        cli
-        mov ecx, 1000
-      spin:
-        loop spin
-        hlt
-      tick:
-        hlt
-      """
+          gate 0x30, tick, 0x8E
+          timer 0x30, 50
+          cli
+          mov ecx, 1000
+        spin:
+          loop spin
+          hlt
+        tick:
+          hlt
+        """
     let pin = VMCSControls(pinBased: PinBasedControl.externalInterruptExiting.mask)
     let (m, out) = try run(source, pin)
     #expect(out.reason == .vmExit(VMExit(.externalInterrupt)))

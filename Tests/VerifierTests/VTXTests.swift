@@ -85,8 +85,33 @@ import Testing
     #expect((r.events ?? []).map(\.event) == a.events, "\(a.file)")
     #expect(!(r.notes ?? []).isEmpty == a.note, "\(a.file): \(r.notes ?? [])")
     #expect(r.verdict == (a.culprits.isEmpty && a.events.isEmpty ? "holds" : "fails"), "\(a.file)")
-    // Each culprit's witness is a state where the instruction does not exit.
-    for culprit in r.culprits { #expect(culprit.witness?.witness != nil) }
+    // Each culprit's witness is a state where the instruction does not exit: replayed on the
+    // engine in non-root operation under the ablation's controls, it shows what the solver
+    // claimed; under the preset the ablation was made from, the same state exits or leaves
+    // what the VMM owns alone.
+    let base = try #require(VTXConfiguration.preset(named: "first-generation"))
+    let memory = Int(c.assumptions.memorySize)
+    for culprit in r.culprits {
+      let w = try #require(culprit.witness?.witness)
+      let kind = culprit.sensitivity[0]
+      let replay = NonRootReplay(w.states[0], nonRoot: c.nonRoot, memorySize: memory)
+      let original = NonRootReplay(w.states[0], nonRoot: base.nonRoot, memorySize: memory)
+      if kind.hasPrefix("behaviour:") {
+        let v = try w.replayBehaviour(assumptions: c.assumptions)
+        #expect(v.confirmed, "\(a.file) \(culprit.instruction): \(v)")
+      } else if kind.hasPrefix("control:") {
+        let resource = try #require(ControlResource(rawValue: String(kind.dropFirst("control:".count))))
+        #expect(!replay.exited, "\(a.file) \(culprit.instruction): \(replay)")
+        let v = try w.replayControl(resource, assumptions: c.assumptions)
+        #expect(v.confirmed, "\(a.file) \(culprit.instruction): \(v)")
+        let protected = try w.replayControl(resource, assumptions: base.assumptions)
+        #expect(!protected.confirmed, "\(a.file) \(culprit.instruction) under first-generation: \(protected)")
+      } else {
+        #expect(kind == "bare-machine:faults")
+        #expect(!replay.exited && !replay.guest.retired && replay.bare.retired, "\(a.file): \(replay)")
+        #expect(original.exited, "\(a.file) under first-generation: \(original)")
+      }
+    }
   }
 
   @Test func externalInterruptsMustExitForAVMMThatOwnsTheProcessor() throws {

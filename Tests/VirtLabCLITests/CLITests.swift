@@ -98,7 +98,19 @@ struct VirtLabProcess {
     let missing = try VirtLabProcess.run(["verify", "pg", "--config", "vtx=/nonexistent/x.yaml"])
     #expect(missing.code == 64)
     #expect(missing.err.contains("/nonexistent/x.yaml: error: cannot read the file"))
-    #expect(try VirtLabProcess.run(["verify", "pg", "--config", "vtx=later", "--replay"]).code == 69)
+    // A witness replayed on the engine in VMX non-root operation: MOV to a CR3-target value
+    // retires without an exit and loads CR3.
+    let replayed = try VirtLabProcess.run(
+      [
+        "verify", "pg", "--config", "vtx=\(models)/ablations/cr3-target.yaml", "--only", "mov cr3",
+        "--replay",
+      ])
+    #expect(replayed.code == 1, "\(replayed.out) \(replayed.err)")
+    #expect(
+      replayed.out.contains(
+        "in VMX non-root operation at CPL 0 the engine ends retired (no VM exit), changing without an exit cr3"
+      ),
+      "\(replayed.out)")
     let bt = try VirtLabProcess.run(
       ["verify", "pg", "--config", "bt=\(models)/../bt/ring1.yaml", "--only", "popf"])
     #expect(bt.code == 0, "\(bt.out) \(bt.err)")

@@ -206,7 +206,9 @@ struct VirtualContext: ExecutionContext {
   mutating func exitVM(
     _ reason: VMExitReason, qualification: UInt32, interruption: (Exception, UInt32)?, when condition: Bit
   ) throws(Interrupt) {
-    if condition.isSet { throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault)) }
+    if condition.isSet {
+      throw .vmExit(VMExit(reason, qualification: qualification, interruption: interruption.fault))
+    }
   }
 
   mutating func halt() { monitor.vcpu.halted = true }

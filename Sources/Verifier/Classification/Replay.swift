@@ -14,10 +14,13 @@ public struct ReplayRun {
   let machine: Machine
   let original: [UInt32: UInt8]
 
-  /// Runs `w` on a machine of `memorySize` bytes that stops at any exception.
-  public init(_ w: WitnessState, memorySize: Int) {
+  /// Runs `w` on a machine of `memorySize` bytes that stops at any exception — in VMX non-root
+  /// operation under `vmx`, if given; with linear addresses physical if `identityTranslation`.
+  public init(_ w: WitnessState, memorySize: Int, vmx: VMXNonRoot? = nil, identityTranslation: Bool = false) {
     let m = Machine(memorySize: memorySize)
     m.exceptionRouting = .stop
+    m.vmx = vmx
+    m.identityTranslation = identityTranslation
     for b in w.memory { m.load([b.value], at: PhysicalAddress(b.address)) }
     m.state = w.state
     let before = m.state
@@ -35,6 +38,14 @@ public struct ReplayRun {
     events = e
     machine = m
     original = Dictionary(uniqueKeysWithValues: w.memory.map { ($0.address, $0.value) })
+  }
+
+  /// Runs `w` as the queries assumed: in VMX non-root operation with linear addresses physical
+  /// where `assumptions` say VT-x (docs/vtx.md), else on the bare machine.
+  public init(_ w: WitnessState, _ assumptions: ClassificationAssumptions) {
+    self.init(
+      w, memorySize: Int(assumptions.memorySize), vmx: assumptions.vmx,
+      identityTranslation: assumptions.vmx != nil)
   }
 
   public var retired: Bool { result == .retired || result == .halted }
@@ -56,7 +67,7 @@ extension Witness {
   public func replayControl(_ resource: ControlResource, assumptions: ClassificationAssumptions) throws
     -> ReplayVerdict
   {
-    let run = ReplayRun(states[0], memorySize: Int(assumptions.memorySize))
+    let run = ReplayRun(states[0], assumptions)
     guard run.retired else {
       return ReplayVerdict(confirmed: false, detail: "the engine ended with \(run.result)")
     }
@@ -85,7 +96,7 @@ extension Witness {
   /// Replays a behaviour-sensitivity pair: both steps retire and end differing outside the
   /// control state (memory compared through the displacement).
   public func replayBehaviour(assumptions: ClassificationAssumptions) throws -> ReplayVerdict {
-    let runs = states.map { ReplayRun($0, memorySize: Int(assumptions.memorySize)) }
+    let runs = states.map { ReplayRun($0, assumptions) }
     for r in runs where !r.retired {
       return ReplayVerdict(confirmed: false, detail: "the engine ended with \(r.result)")
     }
@@ -208,5 +219,93 @@ extension Witness {
     return ReplayVerdict(
       confirmed: !differences.isEmpty,
       detail: differences.isEmpty ? "the two states end alike" : differences.joined(separator: ", "))
+  }
+}
+
+/// A VT-x culprit's witness run twice on the engine: in VMX non-root operation at the guest's
+/// CPL under the configuration's VMCS controls — where trap-completeness needs a VM exit — and on
+/// the bare machine the guest believes in (the same CPL, host-owned CR0 and CR4 bits from their
+/// read shadows, SDM Vol. 3C §25.3), with what the non-root step changed without exiting and
+/// what differs between the two.
+public struct NonRootReplay: CustomStringConvertible {
+  public let guestCPL: UInt8
+  public let guest: ReplayRun
+  public let bare: ReplayRun
+  /// System state (control registers, descriptor tables, MSRs, the TSC, the activity state) and
+  /// ports the non-root step changed or touched, when it retired without a VM exit.
+  public let unexited: [String]
+  /// Differences after the two steps: how they ended, registers, EFLAGS, selectors, CR0 and CR4
+  /// as the guest reads them, memory.
+  public let differences: [String]
+
+  public init(_ w: WitnessState, nonRoot: VMXNonRoot, memorySize: Int) {
+    guestCPL = w.cpl
+    // Linear addresses are physical, as in the queries: the VMM's translation maps identically.
+    guest = ReplayRun(w, memorySize: memorySize, vmx: nonRoot, identityTranslation: true)
+    let k = nonRoot.controls
+    func view(_ value: UInt32, _ mask: UInt32, _ shadow: UInt32) -> UInt32 { value & ~mask | shadow & mask }
+    var believed = w
+    believed.state.cr0 = view(w.state.cr0, k.cr0GuestHostMask, k.cr0ReadShadow)
+    believed.state.cr4 = view(w.state.cr4, k.cr4GuestHostMask, k.cr4ReadShadow)
+    bare = ReplayRun(believed, memorySize: memorySize, identityTranslation: true)
+    var u: [String] = []
+    if guest.retired {
+      let (a, b) = (guest.before, guest.after)
+      for (name, x, y) in [("cr0", a.cr0, b.cr0), ("cr3", a.cr3, b.cr3), ("cr4", a.cr4, b.cr4)] where x != y {
+        u.append("\(name) \(hex(x)) → \(hex(y))")
+      }
+      if a.debugRegisters != b.debugRegisters { u.append("debug registers") }
+      for (name, x, y) in [("gdtr", a.gdtr, b.gdtr), ("idtr", a.idtr, b.idtr)] where x != y {
+        u.append("\(name) \(x) → \(y)")
+      }
+      for (name, x, y) in [("ldtr", a.ldtr, b.ldtr), ("tr", a.tr, b.tr)] where x != y {
+        u.append("\(name) \(x) → \(y)")
+      }
+      for m in ModelSpecificRegister.all where a.msrs[m.index] != b.msrs[m.index] { u.append(m.name) }
+      if a.halted != b.halted { u.append("the activity state (halted)") }
+      let ports = guest.events.portReads + guest.events.portWrites
+      if ports > 0 { u.append("\(ports) port accesses") }
+      if guest.events.tlbPageInvalidations > 0 {
+        u.append("\(guest.events.tlbPageInvalidations) page invalidations")
+      }
+    }
+    unexited = u
+    var d: [String] = []
+    if guest.result != bare.result { d.append("ends \(guest.result) vs \(bare.result)") }
+    for r in GPR.allCases where guest.after[r] != bare.after[r] {
+      d.append("\(r.name(.dword)) \(hex(guest.after[r])) vs \(hex(bare.after[r]))")
+    }
+    if guest.after.eflags != bare.after.eflags {
+      d.append("EFLAGS \(hex(guest.after.eflags)) vs \(hex(bare.after.eflags))")
+    }
+    if guest.after.eip != bare.after.eip { d.append("EIP \(hex(guest.after.eip)) vs \(hex(bare.after.eip))") }
+    for x in SegmentRegister.allCases where guest.after[x].selector != bare.after[x].selector {
+      d.append("\(x.name) \(hex(UInt32(guest.after[x].selector))) vs \(hex(UInt32(bare.after[x].selector)))")
+    }
+    let seen = (
+      view(guest.after.cr0, k.cr0GuestHostMask, k.cr0ReadShadow),
+      view(guest.after.cr4, k.cr4GuestHostMask, k.cr4ReadShadow)
+    )
+    if seen.0 != bare.after.cr0 { d.append("CR0 as read \(hex(seen.0)) vs \(hex(bare.after.cr0))") }
+    if seen.1 != bare.after.cr4 { d.append("CR4 as read \(hex(seen.1)) vs \(hex(bare.after.cr4))") }
+    for a in guest.original.keys.sorted() where guest.byte(a) != bare.byte(a) {
+      d.append("memory[\(hex(a))] \(hex(UInt32(guest.byte(a)))) vs \(hex(UInt32(bare.byte(a))))")
+    }
+    differences = d
+  }
+
+  /// Whether the non-root step ended in a VM exit.
+  public var exited: Bool {
+    if case .vmExit = guest.result { return true }
+    return false
+  }
+
+  public var description: String {
+    var s = "in VMX non-root operation at CPL \(guestCPL) the engine ends \(guest.result)"
+    if !exited { s += " (no VM exit)" }
+    if !unexited.isEmpty { s += ", changing without an exit " + unexited.joined(separator: ", ") }
+    s += "; on the bare machine \(bare.result)"
+    s += differences.isEmpty ? ", no difference the engine shows" : ": " + differences.joined(separator: "; ")
+    return s
   }
 }
