@@ -11,7 +11,7 @@ public enum StopReason: Hashable, Sendable, Codable {
   case halted
   case fault(Fault)
   case modelGap(String)
-  /// In VMX non-root operation, a VM exit (the engine does not enter non-root operation yet).
+  /// In VMX non-root operation (`Machine.vmx`), a VM exit.
   case vmExit(VMExit)
   case budgetExhausted
   /// The guest wrote this value to the debug-exit port.

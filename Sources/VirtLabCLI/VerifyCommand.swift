@@ -36,7 +36,11 @@ struct PopekGoldbergCommand: ParsableCommand {
   @Option(name: .customLong("emit-smt2"), help: "Write every query as an SMT-LIB2 file into this directory.")
   var emitSMT2: String?
 
-  @Flag(name: .long, help: "Replay each culprit's witness on the engine at the guest's CPL and at CPL 0.")
+  @Flag(
+    name: .long,
+    help:
+      "Replay each culprit's witness on the engine at the guest's CPL and at CPL 0 (VT-x: in non-root operation and on the bare machine)."
+  )
   var replay = false
 
   @Option(name: .long, help: "Write the catalogue (Markdown and JSON) to this path prefix.")
