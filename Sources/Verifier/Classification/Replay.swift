@@ -48,6 +48,32 @@ public struct ReplayRun {
       identityTranslation: assumptions.vmx != nil)
   }
 
+  /// What differs after two runs of one witness: how they ended, registers, EFLAGS, EIP,
+  /// selectors (under `selectorMask`) and the memory the witness touched.
+  static func differences(
+    _ guest: ReplayRun, _ bare: ReplayRun, selectorMask: (SegmentRegister) -> UInt16
+  ) -> [String] {
+    var d: [String] = []
+    if guest.result != bare.result { d.append("ends \(guest.result) vs \(bare.result)") }
+    for r in GPR.allCases where guest.after[r] != bare.after[r] {
+      d.append("\(r.name(.dword)) \(hex(guest.after[r])) vs \(hex(bare.after[r]))")
+    }
+    if guest.after.eflags != bare.after.eflags {
+      d.append("EFLAGS \(hex(guest.after.eflags)) vs \(hex(bare.after.eflags))")
+    }
+    if guest.after.eip != bare.after.eip { d.append("EIP \(hex(guest.after.eip)) vs \(hex(bare.after.eip))") }
+    for x in SegmentRegister.allCases {
+      let (a, b) = (guest.after[x].selector, bare.after[x].selector)
+      if a & selectorMask(x) != b & selectorMask(x) {
+        d.append("\(x.name) \(hex(UInt32(a))) vs \(hex(UInt32(b)))")
+      }
+    }
+    for a in guest.original.keys.sorted() where guest.byte(a) != bare.byte(a) {
+      d.append("memory[\(hex(a))] \(hex(UInt32(guest.byte(a)))) vs \(hex(UInt32(bare.byte(a))))")
+    }
+    return d
+  }
+
   public var retired: Bool { result == .retired || result == .halted }
 
   /// The byte at `address` now.
@@ -157,25 +183,8 @@ public struct DeprivilegedReplay: CustomStringConvertible {
       supervisor.state[x] = s
     }
     bare = ReplayRun(supervisor, memorySize: memorySize)
-    var d: [String] = []
-    if guest.result != bare.result { d.append("ends \(guest.result) vs \(bare.result)") }
-    for r in GPR.allCases where guest.after[r] != bare.after[r] {
-      d.append("\(r.name(.dword)) \(hex(guest.after[r])) vs \(hex(bare.after[r]))")
-    }
-    // IOPL and the flags; CS's and SS's RPL is the CPL, which differs by construction.
-    if guest.after.eflags != bare.after.eflags {
-      d.append("EFLAGS \(hex(guest.after.eflags)) vs \(hex(bare.after.eflags))")
-    }
-    if guest.after.eip != bare.after.eip { d.append("EIP \(hex(guest.after.eip)) vs \(hex(bare.after.eip))") }
-    for x in SegmentRegister.allCases {
-      let (a, b) = (guest.after[x].selector, bare.after[x].selector)
-      let rpl: UInt16 = x == .cs || x == .ss ? 0xFFFC : 0xFFFF
-      if a & rpl != b & rpl { d.append("\(x.name) \(hex(UInt32(a))) vs \(hex(UInt32(b)))") }
-    }
-    for a in guest.original.keys.sorted() where guest.byte(a) != bare.byte(a) {
-      d.append("memory[\(hex(a))] \(hex(UInt32(guest.byte(a)))) vs \(hex(UInt32(bare.byte(a))))")
-    }
-    differences = d
+    // CS's and SS's RPL is the CPL, which differs by construction.
+    differences = ReplayRun.differences(guest, bare) { $0 == .cs || $0 == .ss ? 0xFFFC : 0xFFFF }
   }
 
   public var description: String {
@@ -270,27 +279,13 @@ public struct NonRootReplay: CustomStringConvertible {
       }
     }
     unexited = u
-    var d: [String] = []
-    if guest.result != bare.result { d.append("ends \(guest.result) vs \(bare.result)") }
-    for r in GPR.allCases where guest.after[r] != bare.after[r] {
-      d.append("\(r.name(.dword)) \(hex(guest.after[r])) vs \(hex(bare.after[r]))")
-    }
-    if guest.after.eflags != bare.after.eflags {
-      d.append("EFLAGS \(hex(guest.after.eflags)) vs \(hex(bare.after.eflags))")
-    }
-    if guest.after.eip != bare.after.eip { d.append("EIP \(hex(guest.after.eip)) vs \(hex(bare.after.eip))") }
-    for x in SegmentRegister.allCases where guest.after[x].selector != bare.after[x].selector {
-      d.append("\(x.name) \(hex(UInt32(guest.after[x].selector))) vs \(hex(UInt32(bare.after[x].selector)))")
-    }
+    var d = ReplayRun.differences(guest, bare) { _ in 0xFFFF }
     let seen = (
       view(guest.after.cr0, k.cr0GuestHostMask, k.cr0ReadShadow),
       view(guest.after.cr4, k.cr4GuestHostMask, k.cr4ReadShadow)
     )
     if seen.0 != bare.after.cr0 { d.append("CR0 as read \(hex(seen.0)) vs \(hex(bare.after.cr0))") }
     if seen.1 != bare.after.cr4 { d.append("CR4 as read \(hex(seen.1)) vs \(hex(bare.after.cr4))") }
-    for a in guest.original.keys.sorted() where guest.byte(a) != bare.byte(a) {
-      d.append("memory[\(hex(a))] \(hex(UInt32(guest.byte(a)))) vs \(hex(UInt32(bare.byte(a))))")
-    }
     differences = d
   }
 
