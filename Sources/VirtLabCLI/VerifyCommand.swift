@@ -129,49 +129,41 @@ struct PopekGoldbergCommand: ParsableCommand {
       }
     }
     let report: ConfigurationReport
-    var replays: [String: String]?
+    /// Each culprit's witness replayed on the engine, as `text` describes it.
+    func replayed(_ text: (Culprit, Witness) throws -> String) throws -> [String: String]? {
+      guard replay else { return nil }
+      var r: [String: String] = [:]
+      for culprit in report.culprits {
+        guard let w = culprit.witness?.witness else { continue }
+        r[culprit.instruction] = try text(culprit, w)
+      }
+      return r
+    }
+    let replays: [String: String]?
     switch configuration {
     case .vtx(let c):
       report = try c.check(instructions, smtDirectory: emitSMT2)
-      if replay {
-        // In VMX non-root operation, where the step should have exited, and on the bare machine.
-        var r: [String: String] = [:]
-        for culprit in report.culprits {
-          guard let w = culprit.witness?.witness else { continue }
-          // A behaviour pair: two states alike but for what the VMM owns, both in non-root.
-          r[culprit.instruction] =
-            culprit.sensitivity[0].hasPrefix("behaviour:") && w.states.count == 2
-            ? "both states in VMX non-root operation: "
-              + (try w.replayBehaviour(assumptions: c.assumptions)).description
-            : NonRootReplay(w.states[0], nonRoot: c.nonRoot, memorySize: Int(c.assumptions.memorySize))
-              .description
-        }
-        replays = r
+      // In VMX non-root operation, where the step should have exited, and on the bare machine;
+      // a behaviour pair (two states alike but for what the VMM owns) with both in non-root.
+      replays = try replayed { culprit, w in
+        culprit.sensitivity[0].hasPrefix("behaviour:") && w.states.count == 2
+          ? "both states in VMX non-root operation: "
+            + (try w.replayBehaviour(assumptions: c.assumptions)).description
+          : NonRootReplay(w.states[0], nonRoot: c.nonRoot, memorySize: Int(c.assumptions.memorySize))
+            .description
       }
     case .bt(let c):
       report = try c.check(instructions, smtDirectory: emitSMT2)
-      if replay {
-        // A wrong rule's witness: a code-location pair, or a sensitivity witness at ring 1.
-        var r: [String: String] = [:]
-        for culprit in report.culprits {
-          guard let w = culprit.witness?.witness else { continue }
-          r[culprit.instruction] =
-            culprit.sensitivity.contains("behaviour:code-location")
-            ? try w.replayCodeLocation(assumptions: c.assumptions).description
-            : DeprivilegedReplay(w.states[0], memorySize: Int(c.assumptions.memorySize)).description
-        }
-        replays = r
+      // A wrong rule's witness: a code-location pair, or a sensitivity witness at ring 1.
+      replays = try replayed { culprit, w in
+        culprit.sensitivity.contains("behaviour:code-location")
+          ? try w.replayCodeLocation(assumptions: c.assumptions).description
+          : DeprivilegedReplay(w.states[0], memorySize: Int(c.assumptions.memorySize)).description
       }
     case .monitor(let m):
       report = try m.check(instructions, smtDirectory: emitSMT2)
-      if replay {
-        var r: [String: String] = [:]
-        for c in report.culprits {
-          guard let w = c.witness?.witness else { continue }
-          r[c.instruction] =
-            DeprivilegedReplay(w.states[0], memorySize: Int(m.assumptions.memorySize)).description
-        }
-        replays = r
+      replays = try replayed { _, w in
+        DeprivilegedReplay(w.states[0], memorySize: Int(m.assumptions.memorySize)).description
       }
     }
     if let catalogue {
