@@ -127,6 +127,9 @@ struct Core: ExecutionContext {
 
   var vmx: VMXNonRoot? { nonRoot?.pointee }
 
+  /// Sets `paging` from CR0 = `cr0`: PG, unless linear addresses are taken as physical.
+  mutating func followPaging(_ cr0: UInt32) { paging = cr0 & CR0.pg != 0 && !identityTranslation }
+
   init(
     memory: PhysicalMemory, code: CodePages, ports: PortBus, tlb: TLB, apic: LocalAPIC,
     registerFile: UnsafeMutablePointer<UInt32>
@@ -287,7 +290,7 @@ struct Core: ExecutionContext {
     switch r {
     case .cr3: dropTranslations(keepingGlobal: true)
     case .cr0 where (old ^ v) & (CR0.pg | CR0.wp) != 0:
-      paging = v & CR0.pg != 0 && !identityTranslation
+      followPaging(v)
       dropTranslations(keepingGlobal: false)
     case .cr4 where (old ^ v) & (CR4.pse | CR4.pge) != 0: dropTranslations(keepingGlobal: false)
     default: break

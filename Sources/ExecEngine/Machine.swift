@@ -78,7 +78,7 @@ public final class Machine {
     get { core.identityTranslation }
     set {
       core.identityTranslation = newValue
-      core.paging = core.systemRegister(.cr0) & CR0.pg != 0 && !newValue
+      core.followPaging(core.systemRegister(.cr0))
       tlb.reset()
       code.remap()
     }
@@ -161,7 +161,7 @@ public final class Machine {
       core.iopl = UInt8((newValue.eflags & FlagMask.iopl) >> 12)
       for r in SystemRegister.allCases { registerFile[RegisterSlot.system(r)] = newValue[r] }
       // A new state: no translation cached for it holds.
-      core.paging = newValue.cr0 & CR0.pg != 0 && !core.identityTranslation
+      core.followPaging(newValue.cr0)
       tlb.reset()
       code.remap()
       for m in ModelSpecificRegister.all where m.kind == .storage {
@@ -294,7 +294,7 @@ public final class Machine {
       // In VMX non-root operation with external-interrupt exiting, an interrupt the APIC has
       // exits whatever IF says; an interrupt shadow still holds it off, the implementation-
       // specific choice the model makes (SDM Vol. 3C §25.4.1). It stays pending in the APIC.
-      if c.nonRoot != nil, c.vmx?.controls.has(.externalInterruptExiting) == true, c.apic.enabled {
+      if c.nonRoot?.pointee.controls.has(.externalInterruptExiting) == true, c.apic.enabled {
         c.apic.advance(to: c.clock)
         if c.clock >= c.inhibitUntil, c.apic.deliverable != nil {
           return RunOutcome(
@@ -422,7 +422,8 @@ public final class Machine {
   /// Whether a halted processor can be woken: IF is set and the APIC has an interrupt pending
   /// or a timer running.
   static func canWake(_ c: Core) -> Bool {
-    let unmasked = c.flagBits & Flag.if.mask != 0 || c.vmx?.controls.has(.externalInterruptExiting) == true
+    let unmasked =
+      c.flagBits & Flag.if.mask != 0 || c.nonRoot?.pointee.controls.has(.externalInterruptExiting) == true
     return unmasked && c.apic.enabled && (c.apic.deadline != nil || c.apic.deliverable != nil)
   }
 

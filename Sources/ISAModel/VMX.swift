@@ -516,12 +516,19 @@ public enum VMX {
   /// read shadow, the others from the register (§25.3).
   @inlinable
   public static func guestView<C: ExecutionContext>(_ c: C, _ r: SystemRegister, _ v: VMXNonRoot) -> C.Value {
-    let d = c.domain
+    guestView(c.systemRegister(r), r, v.controls, c.domain)
+  }
+
+  /// `value` of CR0 or CR4 as the guest reads it under `k`: host-owned bits from the shadow.
+  @inlinable
+  public static func guestView<D: SemanticDomain>(
+    _ value: D.Value, _ r: SystemRegister, _ k: VMCSControls, _ d: D
+  )
+    -> D.Value
+  {
     let (mask, shadow) =
-      r == .cr0
-      ? (v.controls.cr0GuestHostMask, v.controls.cr0ReadShadow)
-      : (v.controls.cr4GuestHostMask, v.controls.cr4ReadShadow)
-    return d.or(d.and(c.systemRegister(r), d.constant(~mask)), d.constant(shadow & mask))
+      r == .cr0 ? (k.cr0GuestHostMask, k.cr0ReadShadow) : (k.cr4GuestHostMask, k.cr4ReadShadow)
+    return d.or(d.and(value, d.constant(~mask)), d.constant(shadow & mask))
   }
 
   /// A write of CR0 or CR4 that did not exit: host-owned bits keep their value (§25.3), and

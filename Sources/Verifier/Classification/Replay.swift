@@ -252,10 +252,10 @@ public struct NonRootReplay: CustomStringConvertible {
     // Linear addresses are physical, as in the queries: the VMM's translation maps identically.
     guest = ReplayRun(w, memorySize: memorySize, vmx: nonRoot, identityTranslation: true)
     let k = nonRoot.controls
-    func view(_ value: UInt32, _ mask: UInt32, _ shadow: UInt32) -> UInt32 { value & ~mask | shadow & mask }
+    func view(_ value: UInt32, _ r: SystemRegister) -> UInt32 { VMX.guestView(value, r, k, Concrete()) }
     var believed = w
-    believed.state.cr0 = view(w.state.cr0, k.cr0GuestHostMask, k.cr0ReadShadow)
-    believed.state.cr4 = view(w.state.cr4, k.cr4GuestHostMask, k.cr4ReadShadow)
+    believed.state.cr0 = view(w.state.cr0, .cr0)
+    believed.state.cr4 = view(w.state.cr4, .cr4)
     bare = ReplayRun(believed, memorySize: memorySize, identityTranslation: true)
     var u: [String] = []
     if guest.retired {
@@ -280,10 +280,7 @@ public struct NonRootReplay: CustomStringConvertible {
     }
     unexited = u
     var d = ReplayRun.differences(guest, bare) { _ in 0xFFFF }
-    let seen = (
-      view(guest.after.cr0, k.cr0GuestHostMask, k.cr0ReadShadow),
-      view(guest.after.cr4, k.cr4GuestHostMask, k.cr4ReadShadow)
-    )
+    let seen = (view(guest.after.cr0, .cr0), view(guest.after.cr4, .cr4))
     if seen.0 != bare.after.cr0 { d.append("CR0 as read \(hex(seen.0)) vs \(hex(bare.after.cr0))") }
     if seen.1 != bare.after.cr4 { d.append("CR4 as read \(hex(seen.1)) vs \(hex(bare.after.cr4))") }
     differences = d
