@@ -6,16 +6,21 @@ import ISAModel
 struct DecodeCache {
   struct Decoded {
     let instruction: Instruction
+    /// The address after the instruction's bytes.
     let next: UInt32
+    /// Where the next entry's instruction is: `next`, or the target of a followed branch.
+    let expected: UInt32
     /// How it runs (`Handlers.select`): a fixed-shape handler or the general one.
     let handler: Handler
     let operands: ShapeOperands
 
-    init(instruction: Instruction, next: UInt32, fixedShapes: Bool) {
+    /// `followed`: the block goes on at the branch's predicted target (`expected`).
+    init(instruction: Instruction, next: UInt32, fixedShapes: Bool, followed: UInt32? = nil) {
       self.instruction = instruction
       self.next = next
+      expected = followed ?? next
       if fixedShapes {
-        (handler, operands) = Handlers.select(instruction)
+        (handler, operands) = Handlers.select(instruction, followed: followed != nil)
       } else {
         (handler, operands) = (Handlers.general, ShapeOperands())
       }
@@ -25,6 +30,7 @@ struct DecodeCache {
     init(end next: UInt32) {
       instruction = DecodeCache.nop
       self.next = next
+      expected = next
       handler = Handlers.blockEnd
       operands = ShapeOperands()
     }
@@ -63,7 +69,9 @@ struct DecodeCache {
     case fetchFault(linear: UInt32)
   }
 
-  /// Plain data (no references), so that reading one costs a copy of a few words.
+  /// Plain data (no references), so that reading one costs a copy of a few words. A block may
+  /// run on through direct jumps and calls and through returns to a call it holds (`follow`):
+  /// a trace, whose instructions lie wherever the branches go.
   struct Block {
     let start: UInt32
     let first: Int
@@ -88,6 +96,8 @@ struct DecodeCache {
   /// Whether instructions of a fixed shape get their own handler (`Handlers.select`); off, every
   /// instruction runs through `Semantics.execute` (for comparing the two).
   var fixedShapes = true
+  /// Linear addresses of host code (`Machine.hostCode`), where no block follows a branch.
+  var host: Range<UInt32>?
   /// In VMX non-root operation every instruction runs through `Semantics.execute`, where the
   /// exit decision is made (fixed-shape handlers bypass it).
   var nonRoot = false
@@ -129,6 +139,8 @@ struct DecodeCache {
     let first = decoded.count
     var eip = start
     var stop = -1
+    // Return addresses of the calls the block followed, for predicting its returns.
+    var returns: [UInt32] = []
     func end(_ s: Stop) {
       stop = stops.count
       stops.append(s)
@@ -161,7 +173,13 @@ struct DecodeCache {
       if length > here, let nextPage { code.mark(nextPage) }
       counts.instructionsDecoded &+= 1
       let next = eip &+ UInt32(length)
-      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: fixedShapes && !nonRoot))
+      let shapes = fixedShapes && !nonRoot
+      let followed = shapes ? follow(inst, next: next, returns: &returns) : nil
+      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: shapes, followed: followed))
+      if let followed {
+        eip = followed
+        continue
+      }
       eip = next
       if Self.endsBlock(inst) { break }
     }
@@ -170,6 +188,27 @@ struct DecodeCache {
     // The entry after the last instruction: it ends the block, or chains to the next one.
     decoded.append(Decoded(end: eip))
     return Block(start: start, first: first, count: count, stop: stop, stopEIP: eip, chains: chains)
+  }
+
+  /// Where the block goes on after `i` (ending at `next`), if it follows the branch: a direct
+  /// JMP or CALL (its target; a CALL's return address is remembered), or a RET to a call the
+  /// block followed. The handler checks the prediction (`Handlers.select(_, followed:)`); only
+  /// 32-bit fixed-shape forms are followed, and never into host code.
+  func follow(_ i: Instruction, next: UInt32, returns: inout [UInt32]) -> UInt32? {
+    guard i.operandSize == .dword, i.repeatPrefix == .none, !i.lock else { return nil }
+    let target: UInt32
+    switch (i.mnemonic, i.op0) {
+    case (.jmp, .immediate(let rel)): target = next &+ rel
+    case (.call, .immediate(let rel)): target = next &+ rel
+    case (.ret, .none):
+      guard let r = returns.last else { return nil }
+      target = r
+    default: return nil
+    }
+    if let host, host.contains(target) { return nil }
+    if i.mnemonic == .call { returns.append(next) }
+    if i.mnemonic == .ret { returns.removeLast() }
+    return target
   }
 
   /// Whether execution may go on to the next block without the run loop looking again.
@@ -196,9 +235,11 @@ struct DecodeCache {
       blocks.withUnsafeBufferPointer { blocks in
         table.withUnsafeBufferPointer { table in
           let start = core.pointee.clock
+          // Part of a block runs entry by entry, below: nothing chains from inside it.
           var chain = Chain(
             interrupt: nil, table: table.baseAddress!, blocks: blocks.baseAddress!, blockCount: blocks.count,
-            decoded: all.baseAddress!, limitClock: start &+ UInt64(limit), chaining: chaining,
+            decoded: all.baseAddress!, limitClock: start &+ UInt64(limit),
+            chaining: chaining && n == blocks[first].count,
             hostStart: host.start, hostSize: host.size, last: first)
           withUnsafeMutablePointer(to: &chain) { chain in
             let b = blocks[first]
@@ -215,9 +256,9 @@ struct DecodeCache {
                 let next = d.pointee.handler(core, d, chain)
                 if chain.pointee.interrupt != nil { break }
                 k += 1
-                // A taken branch or REP step leaves the straight line; HLT and writes to code
-                // leave the block too.
-                if next == nil || core.pointee.eip != d.pointee.next { break }
+                // A branch that leaves the block's path, or a REP step, ends it; HLT and writes
+                // to code leave the block too.
+                if next == nil || core.pointee.eip != d.pointee.expected { break }
               }
               chain.pointee.completed = k == b.count
             }

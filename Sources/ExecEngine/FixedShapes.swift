@@ -152,6 +152,30 @@ func perform<S: FixedShape>(
   step(core, entry, chain) { c, d throws(Interrupt) in try body(&c, S(o: d.operands)) }
 }
 
+/// `step` for a branch the block followed (`DecodeCache.follow`): the next entry runs if the
+/// branch went where the block goes on, else the block it went to, found as at a block's end.
+@inline(__always)
+func stepFollowed<S: FixedShape>(
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
+  _ body: (inout Core, S) throws(Interrupt) -> Void
+) -> UnsafeRawPointer? {
+  let c = core.assumingMemoryBound(to: Core.self)
+  let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+  c.pointee.currentInstruction = c.pointee.eip
+  c.pointee.eip = d.pointee.next
+  do throws(Interrupt) {
+    try body(&c.pointee, S(o: d.pointee.operands))
+  } catch {
+    chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+    return nil
+  }
+  c.pointee.clock &+= 1
+  if _fastPath(c.pointee.eip == d.pointee.expected && !c.pointee.leaveBlock) {
+    return entry + MemoryLayout<DecodeCache.Decoded>.stride
+  }
+  return c.pointee.leaveBlock ? nil : Handlers.mispredicted(core, chain)
+}
+
 /// After an instruction retired: the clock moves on, and the next entry runs unless the
 /// instruction asked to leave the block.
 @inline(__always)
@@ -173,7 +197,26 @@ enum Handlers {
     let c = core.assumingMemoryBound(to: Core.self)
     let s = chain.assumingMemoryBound(to: DecodeCache.Chain.self)
     s.pointee.completed = true
-    guard s.pointee.chaining && s.pointee.blocks[s.pointee.last].chains else { return nil }
+    guard s.pointee.blocks[s.pointee.last].chains else { return nil }
+    return enter(c, s)
+  }
+
+  /// A followed branch went elsewhere than its block goes on: the block there, if it may run
+  /// now, as at a block's end; the block that was running did not complete.
+  @inline(never)
+  static func mispredicted(_ core: UnsafeMutableRawPointer, _ chain: UnsafeMutableRawPointer)
+    -> UnsafeRawPointer?
+  {
+    enter(core.assumingMemoryBound(to: Core.self), chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+  }
+
+  /// The first entry of the block at EIP when execution may go on there without the run loop
+  /// looking again: chaining on, time left for the whole block, no host code ahead.
+  @inline(__always)
+  static func enter(_ c: UnsafeMutablePointer<Core>, _ s: UnsafeMutablePointer<DecodeCache.Chain>)
+    -> UnsafeRawPointer?
+  {
+    guard s.pointee.chaining else { return nil }
     let eip = c.pointee.eip
     let clock = c.pointee.clock
     guard clock < s.pointee.limitClock, eip &- s.pointee.hostStart >= s.pointee.hostSize else { return nil }
@@ -200,10 +243,36 @@ enum Handlers {
   }
 
   /// The handler and operands for `i`: a fixed-shape one where there is one, else `general`.
-  static func select(_ i: Instruction) -> (Handler, ShapeOperands) {
+  /// `followed`: the block goes on at the branch's predicted target (`stepFollowed`).
+  static func select(_ i: Instruction, followed: Bool = false) -> (Handler, ShapeOperands) {
     var o = ShapeOperands()
     o.mnemonic = i.mnemonic
     o.condition = i.condition
+    if followed {
+      if case .immediate(let v) = i.op0 { o.immediate = v }
+      switch i.mnemonic {
+      case .jmp:
+        return (
+          {
+            stepFollowed($0, $1, $2, OneImmediate.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) }
+          }, o
+        )
+      case .call:
+        return (
+          {
+            stepFollowed($0, $1, $2, OneImmediate.self) { c, i throws(Interrupt) in try Semantics.call(&c, i)
+            }
+          }, o
+        )
+      case .ret:
+        return (
+          {
+            stepFollowed($0, $1, $2, NoOperands.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) }
+          }, o
+        )
+      default: preconditionFailure("only JMP, CALL and RET are followed (DecodeCache.follow)")
+      }
+    }
     // Instruction-wide checks (CPL 0, VMX) are `execute`'s: forms that have them stay general,
     // as do prefixes that change behaviour.
     guard !i.mnemonic.requiresCPL0, i.operandSize == .dword, i.addressSize == .a32, i.repeatPrefix == .none,

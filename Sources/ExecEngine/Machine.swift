@@ -241,7 +241,13 @@ public final class Machine {
   /// Linear addresses of host code: a monitor's handlers. The run ends (`StopReason.hostCode`)
   /// before an instruction there would be fetched at CPL 0, so the monitor — Swift code — takes
   /// over with the frame silicon pushed on its stack.
-  public var hostCode: Range<UInt32>?
+  public var hostCode: Range<UInt32>? {
+    didSet {
+      // Blocks follow branches only outside host code: those decoded before may not.
+      cache.host = hostCode
+      code.remap()
+    }
+  }
   /// The last exception a run delivered through the IDT.
   public private(set) var lastDelivered: Fault?
 
@@ -335,9 +341,9 @@ public final class Machine {
         var fit = 0
         var start = c.eip
         while fit < n {
-          let next = cache.decoded[cache.blocks[first].first + fit].next
-          guard Self.fitsCodeLimit(start: start, next: next, limit: csLimit) else { break }
-          (start, fit) = (next, fit + 1)
+          let entry = cache.decoded[cache.blocks[first].first + fit]
+          guard Self.fitsCodeLimit(start: start, next: entry.next, limit: csLimit) else { break }
+          (start, fit) = (entry.expected, fit + 1)
         }
         if fit == 0 && n > 0 {
           c.currentInstruction = c.eip
