@@ -163,12 +163,23 @@ struct Core: ExecutionContext {
 
   @inline(__always) mutating func setFlags(_ r: FlagRecord<UInt32>) {
     let written = r.op.writes
-    // The common case inline: lazy, and the record covers every pending bit (ADD after SUB).
-    if _fastPath(!eagerFlags && pendingMask & ~written == 0) {
-      olderMask &= ~written
-      pending = r
-      pendingMask = written
-      return
+    // The common cases inline (`written` folds per instruction): lazy, and the record covers
+    // every pending bit (ADD after SUB), or it leaves some to the older record and nothing the
+    // older one held is still needed (DEC or ROL after ADD).
+    if _fastPath(!eagerFlags) {
+      if written == FlagMask.status || pendingMask & ~written == 0 {
+        olderMask &= ~written
+        pending = r
+        pendingMask = written
+        return
+      }
+      if olderMask & ~written == 0 {
+        older = pending
+        olderMask = pendingMask & ~written
+        pending = r
+        pendingMask = written
+        return
+      }
     }
     setFlagsPartially(r)
   }

@@ -20,7 +20,7 @@ struct DecodeCache {
       self.next = next
       expected = followed ?? next
       if fixedShapes {
-        (handler, operands) = Handlers.select(instruction, followed: followed != nil)
+        (handler, operands) = Handlers.select(instruction)
       } else {
         (handler, operands) = (Handlers.general, ShapeOperands())
       }
@@ -191,8 +191,8 @@ struct DecodeCache {
   }
 
   /// Where the block goes on after `i` (ending at `next`), if it follows the branch: a direct
-  /// JMP or CALL (its target; a CALL's return address is remembered), or a RET to a call the
-  /// block followed. The handler checks the prediction (`Handlers.select(_, followed:)`); only
+  /// JMP or CALL (its target; a CALL's return address is remembered), a backward Jcc (taken),
+  /// or a RET to a call the block followed. The handler checks the prediction (`Handlers.select(_, followed:)`); only
   /// 32-bit fixed-shape forms are followed, and never into host code.
   func follow(_ i: Instruction, next: UInt32, returns: inout [UInt32]) -> UInt32? {
     guard i.operandSize == .dword, i.repeatPrefix == .none, !i.lock else { return nil }
@@ -200,6 +200,8 @@ struct DecodeCache {
     switch (i.mnemonic, i.op0) {
     case (.jmp, .immediate(let rel)): target = next &+ rel
     case (.call, .immediate(let rel)): target = next &+ rel
+    // A backward conditional branch closes a loop: predicted taken, the block unrolls it.
+    case (.jcc, .immediate(let rel)) where Int32(bitPattern: rel) < 0: target = next &+ rel
     case (.ret, .none):
       guard let r = returns.last else { return nil }
       target = r

@@ -152,10 +152,11 @@ func perform<S: FixedShape>(
   step(core, entry, chain) { c, d throws(Interrupt) in try body(&c, S(o: d.operands)) }
 }
 
-/// `step` for a branch the block followed (`DecodeCache.follow`): the next entry runs if the
-/// branch went where the block goes on, else the block it went to, found as at a block's end.
+/// `step` for a near branch: the next entry runs if the branch went where the block goes on
+/// (`Decoded.expected`: past it, or where the block followed it, `DecodeCache.follow`), else
+/// the block it went to, found as at a block's end, without running the end entry.
 @inline(__always)
-func stepFollowed<S: FixedShape>(
+func stepBranch<S: FixedShape>(
   _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
   _ body: (inout Core, S) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
@@ -242,42 +243,20 @@ enum Handlers {
     }
   }
 
+  /// Whether `i` may have a fixed-shape handler. Instruction-wide checks (CPL 0, VMX) are
+  /// `execute`'s: forms that have them stay general, as do prefixes that change behaviour.
+  static func shapeable(_ i: Instruction) -> Bool {
+    !i.mnemonic.requiresCPL0 && i.operandSize == .dword && i.addressSize == .a32 && i.repeatPrefix == .none
+      && !i.lock
+  }
+
   /// The handler and operands for `i`: a fixed-shape one where there is one, else `general`.
-  /// `followed`: the block goes on at the branch's predicted target (`stepFollowed`).
-  static func select(_ i: Instruction, followed: Bool = false) -> (Handler, ShapeOperands) {
+  /// Near branches check where they went (`stepBranch`).
+  static func select(_ i: Instruction) -> (Handler, ShapeOperands) {
     var o = ShapeOperands()
     o.mnemonic = i.mnemonic
     o.condition = i.condition
-    if followed {
-      if case .immediate(let v) = i.op0 { o.immediate = v }
-      switch i.mnemonic {
-      case .jmp:
-        return (
-          {
-            stepFollowed($0, $1, $2, OneImmediate.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) }
-          }, o
-        )
-      case .call:
-        return (
-          {
-            stepFollowed($0, $1, $2, OneImmediate.self) { c, i throws(Interrupt) in try Semantics.call(&c, i)
-            }
-          }, o
-        )
-      case .ret:
-        return (
-          {
-            stepFollowed($0, $1, $2, NoOperands.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) }
-          }, o
-        )
-      default: preconditionFailure("only JMP, CALL and RET are followed (DecodeCache.follow)")
-      }
-    }
-    // Instruction-wide checks (CPL 0, VMX) are `execute`'s: forms that have them stay general,
-    // as do prefixes that change behaviour.
-    guard !i.mnemonic.requiresCPL0, i.operandSize == .dword, i.addressSize == .a32, i.repeatPrefix == .none,
-      !i.lock
-    else { return (general, o) }
+    guard shapeable(i) else { return (general, o) }
     let k0 = kind(i.op0)
     let k1 = kind(i.op1)
     if case .immediate(let v) = i.op2 {
@@ -431,11 +410,13 @@ enum Handlers {
     typealias S = OneImmediate
     switch m {
     case .jcc: return conditionalJump(cc ?? .o)
-    case .jmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
-    case .call: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
+    case .jmp:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
+    case .call:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
     case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
     case .loop, .loope, .loopne:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.loop(&c, i) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.loop(&c, i) } }
     default: return nil
     }
   }
@@ -443,7 +424,8 @@ enum Handlers {
   static func noOperands(_ m: Mnemonic) -> Handler? {
     typealias S = NoOperands
     switch m {
-    case .ret: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
+    case .ret:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
     case .nop: return { step($0, $1, $2) { _, _ in } }
     default: return nil
     }
@@ -453,30 +435,39 @@ enum Handlers {
   static func conditionalJump(_ cc: Condition) -> Handler {
     typealias S = OneImmediate
     switch cc {
-    case .o: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .o) } }
+    case .o:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .o) } }
     case .no:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .no) } }
-    case .b: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .b) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .no) } }
+    case .b:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .b) } }
     case .ae:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ae) } }
-    case .e: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .e) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ae) } }
+    case .e:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .e) } }
     case .ne:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ne) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ne) } }
     case .be:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .be) } }
-    case .a: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .a) } }
-    case .s: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .s) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .be) } }
+    case .a:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .a) } }
+    case .s:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .s) } }
     case .ns:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ns) } }
-    case .p: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .p) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ns) } }
+    case .p:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .p) } }
     case .np:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .np) } }
-    case .l: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .l) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .np) } }
+    case .l:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .l) } }
     case .ge:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ge) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ge) } }
     case .le:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
-    case .g: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
+    case .g:
+      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
     }
   }
+
 }
