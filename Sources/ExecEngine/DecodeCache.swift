@@ -6,6 +6,8 @@ import ISAModel
 struct DecodeCache {
   struct Decoded {
     let instruction: Instruction
+    /// The instruction's (linear) address.
+    let start: UInt32
     /// The address after the instruction's bytes.
     let next: UInt32
     /// Where the next entry's instruction is: `next`, or the target of a followed branch.
@@ -15,8 +17,9 @@ struct DecodeCache {
     let operands: ShapeOperands
 
     /// `followed`: the block goes on at the branch's predicted target (`expected`).
-    init(instruction: Instruction, next: UInt32, fixedShapes: Bool, followed: UInt32? = nil) {
+    init(instruction: Instruction, start: UInt32, next: UInt32, fixedShapes: Bool, followed: UInt32? = nil) {
       self.instruction = instruction
+      self.start = start
       self.next = next
       expected = followed ?? next
       if fixedShapes {
@@ -29,6 +32,7 @@ struct DecodeCache {
     /// The entry that ends a block (`Handlers.blockEnd`), at `next`.
     init(end next: UInt32) {
       instruction = DecodeCache.nop
+      start = next
       self.next = next
       expected = next
       handler = Handlers.blockEnd
@@ -175,7 +179,8 @@ struct DecodeCache {
       let next = eip &+ UInt32(length)
       let shapes = fixedShapes && !nonRoot
       let followed = shapes ? follow(inst, next: next, returns: &returns) : nil
-      decoded.append(Decoded(instruction: inst, next: next, fixedShapes: shapes, followed: followed))
+      decoded.append(
+        Decoded(instruction: inst, start: eip, next: next, fixedShapes: shapes, followed: followed))
       if let followed {
         eip = followed
         continue

@@ -31,9 +31,14 @@ protocol FixedShape: InstructionOperands {
   /// The operands taken from the decoded entry; everything else is a constant of the shape.
   var o: ShapeOperands { get }
   init(o: ShapeOperands)
+  /// Whether the instruction may touch memory (an operand, the stack), and so write decoded
+  /// code or a device, or walk page tables that share a page with code: then it may ask to
+  /// leave the block (`Core.leaveBlock`).
+  static var accessesMemory: Bool { get }
 }
 
 extension FixedShape {
+  @inline(__always) static var accessesMemory: Bool { true }
   @inline(__always) var mnemonic: Mnemonic { o.mnemonic }
   @inline(__always) var condition: Condition? { o.condition }
   @inline(__always) var op2: Operand { .none }
@@ -55,6 +60,7 @@ extension ShapeOperands {
 /// r32, r32.
 struct RegisterRegister: FixedShape {
   let o: ShapeOperands
+  @inline(__always) static var accessesMemory: Bool { false }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .register(o.b, .dword) }
 }
@@ -62,6 +68,7 @@ struct RegisterRegister: FixedShape {
 /// r32, imm.
 struct RegisterImmediate: FixedShape {
   let o: ShapeOperands
+  @inline(__always) static var accessesMemory: Bool { false }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .immediate(o.immediate) }
 }
@@ -111,6 +118,7 @@ struct OneImmediate: FixedShape {
 /// r32, r32, imm (IMUL's three-operand form).
 struct RegisterRegisterImmediate: FixedShape {
   let o: ShapeOperands
+  @inline(__always) static var accessesMemory: Bool { false }
   @inline(__always) var op0: Operand { .register(o.a, .dword) }
   @inline(__always) var op1: Operand { .register(o.b, .dword) }
   @inline(__always) var op2: Operand { .immediate(o.immediate) }
@@ -123,8 +131,9 @@ struct NoOperands: FixedShape {
   @inline(__always) var op1: Operand { .none }
 }
 
-/// The handler contract (`Handler`) around `body`: EIP past the instruction, the instruction,
-/// then the clock and the next entry — or nil with the interrupt stored in the chain.
+/// The handler contract (`Handler`) around `body`, for `Semantics.execute`: EIP past the
+/// instruction (its start kept in `currentInstruction`, which REP string steps read), the
+/// instruction, then the clock and the next entry — or nil with the interrupt in the chain.
 @inline(__always)
 func step(
   _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer,
@@ -143,16 +152,42 @@ func step(
   return retire(c, entry)
 }
 
-/// `step` with the instruction as a fixed shape built from the decoded entry's operands.
+/// `step` with the instruction as a fixed shape built from the decoded entry's operands. No
+/// fixed-shape semantics reads `currentInstruction`: it is set only when the instruction
+/// raised, from the entry. A shape without memory operands cannot ask to leave the block.
 @inline(__always)
 func perform<S: FixedShape>(
   _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
   _ body: (inout Core, S) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
-  step(core, entry, chain) { c, d throws(Interrupt) in try body(&c, S(o: d.operands)) }
+  let c = core.assumingMemoryBound(to: Core.self)
+  let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
+  c.pointee.eip = d.pointee.next
+  do throws(Interrupt) {
+    try body(&c.pointee, S(o: d.pointee.operands))
+  } catch {
+    raised(error, c, d, chain)
+    return nil
+  }
+  if !S.accessesMemory {
+    c.pointee.clock &+= 1
+    return entry + MemoryLayout<DecodeCache.Decoded>.stride
+  }
+  return retire(c, entry)
 }
 
-/// `step` for a near branch: the next entry runs if the branch went where the block goes on
+/// What a fixed-shape handler does when its instruction raised: the interrupt goes in the
+/// chain, and `currentInstruction` is where the instruction starts (the run loop rewinds EIP).
+@inline(never)
+func raised(
+  _ error: Interrupt, _ c: UnsafeMutablePointer<Core>, _ d: UnsafePointer<DecodeCache.Decoded>,
+  _ chain: UnsafeMutableRawPointer
+) {
+  c.pointee.currentInstruction = d.pointee.start
+  chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+}
+
+/// `perform` for a near branch: the next entry runs if the branch went where the block goes on
 /// (`Decoded.expected`: past it, or where the block followed it, `DecodeCache.follow`), else
 /// the block it went to, found as at a block's end, without running the end entry.
 @inline(__always)
@@ -162,12 +197,11 @@ func stepBranch<S: FixedShape>(
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-  c.pointee.currentInstruction = c.pointee.eip
   c.pointee.eip = d.pointee.next
   do throws(Interrupt) {
     try body(&c.pointee, S(o: d.pointee.operands))
   } catch {
-    chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+    raised(error, c, d, chain)
     return nil
   }
   c.pointee.clock &+= 1
@@ -426,7 +460,7 @@ enum Handlers {
     switch m {
     case .ret:
       return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
-    case .nop: return { step($0, $1, $2) { _, _ in } }
+    case .nop: return { perform($0, $1, $2, S.self) { _, _ in } }
     default: return nil
     }
   }

@@ -27,7 +27,7 @@ extension Semantics {
     case .not: try not(&c, i)
     case .mul: try multiplyAccumulator(&c, i, signed: false)
     case .imul:
-      if i.op1 == .none {
+      if i.op1.isAbsent {
         try multiplyAccumulator(&c, i, signed: true)
       } else {
         try multiplyTruncating(&c, i)

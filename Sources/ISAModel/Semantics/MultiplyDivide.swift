@@ -45,7 +45,7 @@ extension Semantics {
   {
     let d = c.domain
     let size = i.op0.size
-    let threeOperand = i.op2 != .none
+    let threeOperand = !i.op2.isAbsent
     let a = try c.read(threeOperand ? i.op1 : i.op0)
     let b = try c.read(threeOperand ? i.op2 : i.op1)
     let r: C.Value
