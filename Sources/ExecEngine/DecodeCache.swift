@@ -15,6 +15,9 @@ struct DecodeCache {
     /// How it runs (`Handlers.select`): a fixed-shape handler or the general one.
     let handler: Handler
     let operands: ShapeOperands
+    /// Whether the handler leaves EIP behind, to be set to `next` where execution leaves the
+    /// block's path (`perform`).
+    let defersEIP: Bool
 
     /// `followed`: the block goes on at the branch's predicted target (`expected`).
     init(instruction: Instruction, start: UInt32, next: UInt32, fixedShapes: Bool, followed: UInt32? = nil) {
@@ -23,20 +26,22 @@ struct DecodeCache {
       self.next = next
       expected = followed ?? next
       if fixedShapes {
-        (handler, operands) = Handlers.select(instruction)
+        (handler, operands, defersEIP) = Handlers.select(instruction)
       } else {
-        (handler, operands) = (Handlers.general, ShapeOperands())
+        (handler, operands, defersEIP) = (Handlers.general, ShapeOperands(), false)
       }
     }
 
-    /// The entry that ends a block (`Handlers.blockEnd`), at `next`.
-    init(end next: UInt32) {
+    /// The entry that ends a block (`Handlers.blockEnd`), at `next`; `settingEIP` when the
+    /// entry before it defers EIP.
+    init(end next: UInt32, settingEIP: Bool) {
       instruction = DecodeCache.nop
       start = next
       self.next = next
       expected = next
-      handler = Handlers.blockEnd
+      handler = settingEIP ? Handlers.blockEndSettingEIP : Handlers.blockEnd
       operands = ShapeOperands()
+      defersEIP = false
     }
   }
 
@@ -191,7 +196,7 @@ struct DecodeCache {
     let count = decoded.count - first
     let chains = stop < 0 && count > 0 && Self.chains(after: decoded[decoded.count - 1].instruction)
     // The entry after the last instruction: it ends the block, or chains to the next one.
-    decoded.append(Decoded(end: eip))
+    decoded.append(Decoded(end: eip, settingEIP: count > 0 && decoded[decoded.count - 1].defersEIP))
     return Block(start: start, first: first, count: count, stop: stop, stopEIP: eip, chains: chains)
   }
 
@@ -262,6 +267,7 @@ struct DecodeCache {
                 let d = all.baseAddress! + (b.first + k)
                 let next = d.pointee.handler(core, d, chain)
                 if chain.pointee.interrupt != nil { break }
+                if d.pointee.defersEIP { core.pointee.eip = d.pointee.next }
                 k += 1
                 // A branch that leaves the block's path, or a REP step, ends it; HLT and writes
                 // to code leave the block too.

@@ -134,6 +134,8 @@ struct NoOperands: FixedShape {
 /// The handler contract (`Handler`) around `body`, for `Semantics.execute`: EIP past the
 /// instruction (its start kept in `currentInstruction`, which REP string steps read), the
 /// instruction, then the clock and the next entry — or nil with the interrupt in the chain.
+/// EIP is stored before the instruction, since the entry before may have left it behind
+/// (`perform`).
 @inline(__always)
 func step(
   _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer,
@@ -141,7 +143,7 @@ func step(
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-  c.pointee.currentInstruction = c.pointee.eip
+  c.pointee.currentInstruction = d.pointee.start
   c.pointee.eip = d.pointee.next
   do throws(Interrupt) {
     try body(&c.pointee, d.pointee)
@@ -152,9 +154,12 @@ func step(
   return retire(c, entry)
 }
 
-/// `step` with the instruction as a fixed shape built from the decoded entry's operands. No
-/// fixed-shape semantics reads `currentInstruction`: it is set only when the instruction
-/// raised, from the entry. A shape without memory operands cannot ask to leave the block.
+/// `step` with the instruction as a fixed shape built from the decoded entry's operands, for
+/// any instruction but a branch. No such semantics reads EIP or `currentInstruction`, so
+/// neither is stored: EIP stays behind while entries run one after another, and is set where
+/// execution leaves the path (`Decoded.defersEIP`) — here when the instruction asks to leave,
+/// and `currentInstruction` when it raised (the run loop rewinds EIP to it). A shape without
+/// memory operands cannot ask to leave the block.
 @inline(__always)
 func perform<S: FixedShape>(
   _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
@@ -162,18 +167,18 @@ func perform<S: FixedShape>(
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-  c.pointee.eip = d.pointee.next
   do throws(Interrupt) {
     try body(&c.pointee, S(o: d.pointee.operands))
   } catch {
     raised(error, c, d, chain)
     return nil
   }
-  if !S.accessesMemory {
-    c.pointee.clock &+= 1
+  c.pointee.clock &+= 1
+  if !S.accessesMemory || _fastPath(!c.pointee.leaveBlock) {
     return entry + MemoryLayout<DecodeCache.Decoded>.stride
   }
-  return retire(c, entry)
+  c.pointee.eip = d.pointee.next
+  return nil
 }
 
 /// What a fixed-shape handler does when its instruction raised: the interrupt goes in the
@@ -229,8 +234,20 @@ enum Handlers {
   /// first entry of the next block when execution may go on there without the run loop looking
   /// again (`DecodeCache.Chain`), else nil.
   static let blockEnd: Handler = { core, _, chain in
+    end(core.assumingMemoryBound(to: Core.self), chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+  }
+
+  /// `blockEnd` after an entry that left EIP behind (`perform`): EIP is first set past it.
+  static let blockEndSettingEIP: Handler = { core, entry, chain in
     let c = core.assumingMemoryBound(to: Core.self)
-    let s = chain.assumingMemoryBound(to: DecodeCache.Chain.self)
+    c.pointee.eip = entry.assumingMemoryBound(to: DecodeCache.Decoded.self).pointee.next
+    return end(c, chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+  }
+
+  @inline(__always)
+  static func end(_ c: UnsafeMutablePointer<Core>, _ s: UnsafeMutablePointer<DecodeCache.Chain>)
+    -> UnsafeRawPointer?
+  {
     s.pointee.completed = true
     guard s.pointee.blocks[s.pointee.last].chains else { return nil }
     return enter(c, s)
@@ -286,27 +303,27 @@ enum Handlers {
 
   /// The handler and operands for `i`: a fixed-shape one where there is one, else `general`.
   /// Near branches check where they went (`stepBranch`).
-  static func select(_ i: Instruction) -> (Handler, ShapeOperands) {
+  static func select(_ i: Instruction) -> (Handler, ShapeOperands, defersEIP: Bool) {
     var o = ShapeOperands()
     o.mnemonic = i.mnemonic
     o.condition = i.condition
-    guard shapeable(i) else { return (general, o) }
+    guard shapeable(i) else { return (general, o, false) }
     let k0 = kind(i.op0)
     let k1 = kind(i.op1)
     if case .immediate(let v) = i.op2 {
       guard i.mnemonic == .imul, k0 == .register, k1 == .register, case .register(let a, _) = i.op0,
         case .register(let b, _) = i.op1
-      else { return (general, o) }
+      else { return (general, o, false) }
       (o.a, o.b, o.immediate) = (a, b, v)
       return (
         {
           perform($0, $1, $2, RegisterRegisterImmediate.self) { c, i throws(Interrupt) in
             try Semantics.multiplyTruncating(&c, i)
           }
-        }, o
+        }, o, true
       )
     }
-    guard i.op2 == .none else { return (general, o) }
+    guard i.op2.isAbsent else { return (general, o, false) }
     if case .register(let r, _) = i.op0 { o.a = r }
     if case .register(let r, _) = i.op1 { o.b = r }
     if case .immediate(let v) = i.op0 { o.immediate = v }
@@ -326,7 +343,9 @@ enum Handlers {
       case (.none, .none): noOperands(i.mnemonic)
       default: nil
       }
-    return (h ?? general, o)
+    // Branches store EIP (`stepBranch`); every other fixed shape defers it (`perform`).
+    guard let h else { return (general, o, false) }
+    return (h, o, !i.mnemonic.isControlTransfer)
   }
 
   static func registerRegister(_ m: Mnemonic) -> Handler? {
