@@ -124,6 +124,9 @@ struct Core: ExecutionContext {
   var nonRoot: UnsafePointer<VMXNonRoot>?
   /// Linear addresses are physical whatever CR0.PG says (`Machine.identityTranslation`).
   var identityTranslation = false
+  /// What the handlers of the blocks running now share (`DecodeCache.run`); nil between runs.
+  /// Reached through the core so that a handler takes two arguments, not three.
+  var chain: UnsafeMutablePointer<DecodeCache.Chain>?
 
   var vmx: VMXNonRoot? { nonRoot?.pointee }
 
@@ -255,9 +258,13 @@ struct Core: ExecutionContext {
   var uncheckedReads: UInt8 = 0
   var uncheckedWrites: UInt8 = 0
 
+  /// CS has a 4 GiB limit: every branch target passes (`checkBranchTarget`).
+  var flatCode = false
+
   mutating func updateUncheckedSegments() {
     uncheckedReads = 0
     uncheckedWrites = 0
+    flatCode = registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)] == 0xFFFF_FFFF
     for s in SegmentRegister.allCases {
       let k = Int(s.rawValue)
       let a = registerFile[RegisterSlot.attributes + k]
@@ -277,7 +284,7 @@ struct Core: ExecutionContext {
   /// Flat code (limit 4 GiB) passes every branch target: the check is skipped.
   @inline(__always)
   mutating func checkBranchTarget(_ target: UInt32, when taken: Bit) throws(Interrupt) {
-    if registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)] == 0xFFFF_FFFF { return }
+    if flatCode { return }
     try checkedBranchTarget(target, when: taken)
   }
 

@@ -51,8 +51,8 @@ struct DecodeCache {
     return i
   }()
 
-  /// What the handlers of one run share (the third argument of a `Handler`): where an
-  /// instruction's interrupt goes, the cache's tables for chaining, and when to stop.
+  /// What the handlers of one run share (`Core.chain`): where an instruction's interrupt goes,
+  /// the cache's tables for chaining, and when to stop.
   struct Chain {
     var interrupt: Interrupt?
     let table: UnsafePointer<Int32>
@@ -254,18 +254,20 @@ struct DecodeCache {
             chaining: chaining && n == blocks[first].count,
             hostStart: host.start, hostSize: host.size, last: first)
           withUnsafeMutablePointer(to: &chain) { chain in
+            core.pointee.chain = chain
+            defer { core.pointee.chain = nil }
             let b = blocks[first]
             if n == b.count {
               var p: UnsafeRawPointer? = UnsafeRawPointer(all.baseAddress! + b.first)
               while let entry = p {
-                p = entry.assumingMemoryBound(to: Decoded.self).pointee.handler(core, entry, chain)
+                p = entry.assumingMemoryBound(to: Decoded.self).pointee.handler(core, entry)
               }
             } else {
               // Part of a block (the budget or a CS limit ends it early): counted.
               var k = 0
               while k < n {
                 let d = all.baseAddress! + (b.first + k)
-                let next = d.pointee.handler(core, d, chain)
+                let next = d.pointee.handler(core, d)
                 if chain.pointee.interrupt != nil { break }
                 if d.pointee.defersEIP { core.pointee.eip = d.pointee.next }
                 k += 1

@@ -6,14 +6,13 @@
 /// No behaviour is written here: every handler calls the `Semantics` function `execute` would.
 import ISAModel
 
-/// A handler runs one decoded entry on the core: it sets EIP past the instruction, executes it,
-/// and returns the next entry to run (the one after it, or after a block's end the next block's
-/// first), or nil — when the instruction raised (the interrupt is then in the chain), asked to
-/// leave the block, or the chain ends. A C function pointer, so that an entry stays plain data
-/// and calling one costs no reference counting; the run loop is only `p = p.handler(…)`.
-typealias Handler =
-  @convention(thin) (UnsafeMutableRawPointer, UnsafeRawPointer, UnsafeMutableRawPointer) ->
-  UnsafeRawPointer?
+/// A handler runs one decoded entry on the core (its arguments: the core and the entry): it
+/// executes the instruction and returns the next entry to run (the one after it, or after a
+/// block's end or a branch the next block's first), or nil — when the instruction raised (the
+/// interrupt is then in `Core.chain`), asked to leave the block, or the chain ends. A thin
+/// function pointer, so that an entry stays plain data and calling one costs no reference
+/// counting; the run loop is only `p = p.handler(…)`.
+typealias Handler = @convention(thin) (UnsafeMutableRawPointer, UnsafeRawPointer) -> UnsafeRawPointer?
 
 /// The operands of a fixed-shape instruction, extracted at decode time.
 struct ShapeOperands {
@@ -138,7 +137,7 @@ struct NoOperands: FixedShape {
 /// (`perform`).
 @inline(__always)
 func step(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer,
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer,
   _ body: (inout Core, DecodeCache.Decoded) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
@@ -148,7 +147,7 @@ func step(
   do throws(Interrupt) {
     try body(&c.pointee, d.pointee)
   } catch {
-    chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+    c.pointee.chain!.pointee.interrupt = error
     return nil
   }
   return retire(c, entry)
@@ -162,7 +161,7 @@ func step(
 /// memory operands cannot ask to leave the block.
 @inline(__always)
 func perform<S: FixedShape>(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _: S.Type,
   _ body: (inout Core, S) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
@@ -170,7 +169,7 @@ func perform<S: FixedShape>(
   do throws(Interrupt) {
     try body(&c.pointee, S(o: d.pointee.operands))
   } catch {
-    raised(error, c, d, chain)
+    raised(error, c, d)
     return nil
   }
   c.pointee.clock &+= 1
@@ -184,12 +183,9 @@ func perform<S: FixedShape>(
 /// What a fixed-shape handler does when its instruction raised: the interrupt goes in the
 /// chain, and `currentInstruction` is where the instruction starts (the run loop rewinds EIP).
 @inline(never)
-func raised(
-  _ error: Interrupt, _ c: UnsafeMutablePointer<Core>, _ d: UnsafePointer<DecodeCache.Decoded>,
-  _ chain: UnsafeMutableRawPointer
-) {
+func raised(_ error: Interrupt, _ c: UnsafeMutablePointer<Core>, _ d: UnsafePointer<DecodeCache.Decoded>) {
   c.pointee.currentInstruction = d.pointee.start
-  chain.assumingMemoryBound(to: DecodeCache.Chain.self).pointee.interrupt = error
+  c.pointee.chain!.pointee.interrupt = error
 }
 
 /// `perform` for a near branch: the next entry runs if the branch went where the block goes on
@@ -197,7 +193,7 @@ func raised(
 /// the block it went to, found as at a block's end, without running the end entry.
 @inline(__always)
 func stepBranch<S: FixedShape>(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _ chain: UnsafeMutableRawPointer, _: S.Type,
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _: S.Type,
   _ body: (inout Core, S) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
@@ -206,14 +202,14 @@ func stepBranch<S: FixedShape>(
   do throws(Interrupt) {
     try body(&c.pointee, S(o: d.pointee.operands))
   } catch {
-    raised(error, c, d, chain)
+    raised(error, c, d)
     return nil
   }
   c.pointee.clock &+= 1
   if _fastPath(c.pointee.eip == d.pointee.expected && !c.pointee.leaveBlock) {
     return entry + MemoryLayout<DecodeCache.Decoded>.stride
   }
-  return c.pointee.leaveBlock ? nil : Handlers.mispredicted(core, chain)
+  return c.pointee.leaveBlock ? nil : Handlers.mispredicted(c)
 }
 
 /// After an instruction retired: the clock moves on, and the next entry runs unless the
@@ -227,21 +223,22 @@ func retire(_ c: UnsafeMutablePointer<Core>, _ entry: UnsafeRawPointer) -> Unsaf
 enum Handlers {
   /// Any instruction: `Semantics.execute` with the instruction as decoded.
   static let general: Handler = {
-    step($0, $1, $2) { c, d throws(Interrupt) in try Semantics.execute(&c, d.instruction) }
+    step($0, $1) { c, d throws(Interrupt) in try Semantics.execute(&c, d.instruction) }
   }
 
   /// The entry after a block's last instruction: the block has run to its end. Returns the
   /// first entry of the next block when execution may go on there without the run loop looking
   /// again (`DecodeCache.Chain`), else nil.
-  static let blockEnd: Handler = { core, _, chain in
-    end(core.assumingMemoryBound(to: Core.self), chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+  static let blockEnd: Handler = { core, _ in
+    let c = core.assumingMemoryBound(to: Core.self)
+    return end(c, c.pointee.chain!)
   }
 
   /// `blockEnd` after an entry that left EIP behind (`perform`): EIP is first set past it.
-  static let blockEndSettingEIP: Handler = { core, entry, chain in
+  static let blockEndSettingEIP: Handler = { core, entry in
     let c = core.assumingMemoryBound(to: Core.self)
     c.pointee.eip = entry.assumingMemoryBound(to: DecodeCache.Decoded.self).pointee.next
-    return end(c, chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+    return end(c, c.pointee.chain!)
   }
 
   @inline(__always)
@@ -256,10 +253,8 @@ enum Handlers {
   /// A followed branch went elsewhere than its block goes on: the block there, if it may run
   /// now, as at a block's end; the block that was running did not complete.
   @inline(never)
-  static func mispredicted(_ core: UnsafeMutableRawPointer, _ chain: UnsafeMutableRawPointer)
-    -> UnsafeRawPointer?
-  {
-    enter(core.assumingMemoryBound(to: Core.self), chain.assumingMemoryBound(to: DecodeCache.Chain.self))
+  static func mispredicted(_ c: UnsafeMutablePointer<Core>) -> UnsafeRawPointer? {
+    enter(c, c.pointee.chain!)
   }
 
   /// The first entry of the block at EIP when execution may go on there without the run loop
@@ -317,7 +312,7 @@ enum Handlers {
       (o.a, o.b, o.immediate) = (a, b, v)
       return (
         {
-          perform($0, $1, $2, RegisterRegisterImmediate.self) { c, i throws(Interrupt) in
+          perform($0, $1, RegisterRegisterImmediate.self) { c, i throws(Interrupt) in
             try Semantics.multiplyTruncating(&c, i)
           }
         }, o, true
@@ -351,19 +346,19 @@ enum Handlers {
   static func registerRegister(_ m: Mnemonic) -> Handler? {
     typealias S = RegisterRegister
     switch m {
-    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
-    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
-    case .adc: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
-    case .sbb: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
-    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
-    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
-    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
-    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
-    case .test: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
-    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .add: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .adc: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
+    case .sbb: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
+    case .and: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .test: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
+    case .mov: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
     case .imul:
       return {
-        perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.multiplyTruncating(&c, i) }
+        perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.multiplyTruncating(&c, i) }
       }
     default: return nil
     }
@@ -372,26 +367,26 @@ enum Handlers {
   static func registerImmediate(_ m: Mnemonic) -> Handler? {
     typealias S = RegisterImmediate
     switch m {
-    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
-    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
-    case .adc: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
-    case .sbb: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
-    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
-    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
-    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
-    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
-    case .test: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
-    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .add: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .adc: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.adc(&c, i) } }
+    case .sbb: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sbb(&c, i) } }
+    case .and: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .test: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.test(&c, i) } }
+    case .mov: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
     case .shl:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shl) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shl) } }
     case .shr:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shr) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .shr) } }
     case .sar:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .sar) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.shift(&c, i, .sar) } }
     case .rol:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .rol) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .rol) } }
     case .ror:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .ror) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.rotate(&c, i, .ror) } }
     default: return nil
     }
   }
@@ -399,14 +394,14 @@ enum Handlers {
   static func registerMemory(_ m: Mnemonic) -> Handler? {
     typealias S = RegisterMemory
     switch m {
-    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
-    case .or: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
-    case .and: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
-    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
-    case .xor: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
-    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
-    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
-    case .lea: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.lea(&c, i) } }
+    case .add: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .or: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.or(&c, i) } }
+    case .and: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.and(&c, i) } }
+    case .sub: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .xor: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.xor(&c, i) } }
+    case .cmp: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .lea: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.lea(&c, i) } }
     default: return nil
     }
   }
@@ -414,10 +409,10 @@ enum Handlers {
   static func memoryRegister(_ m: Mnemonic) -> Handler? {
     typealias S = MemoryRegister
     switch m {
-    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
-    case .sub: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
-    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
-    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .add: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .sub: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.sub(&c, i) } }
+    case .cmp: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
     default: return nil
     }
   }
@@ -425,9 +420,9 @@ enum Handlers {
   static func memoryImmediate(_ m: Mnemonic) -> Handler? {
     typealias S = MemoryImmediate
     switch m {
-    case .add: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
-    case .cmp: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
-    case .mov: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
+    case .add: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.add(&c, i) } }
+    case .cmp: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.cmp(&c, i) } }
+    case .mov: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.mov(&c, i) } }
     default: return nil
     }
   }
@@ -436,13 +431,13 @@ enum Handlers {
     typealias S = OneRegister
     switch m {
     case .inc:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
     case .dec:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
-    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
-    case .pop: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.pop(&c, i) } }
-    case .neg: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.neg(&c, i) } }
-    case .not: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.not(&c, i) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
+    case .push: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+    case .pop: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.pop(&c, i) } }
+    case .neg: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.neg(&c, i) } }
+    case .not: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.not(&c, i) } }
     default: return nil
     }
   }
@@ -451,10 +446,10 @@ enum Handlers {
     typealias S = OneMemory
     switch m {
     case .inc:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .inc) } }
     case .dec:
-      return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
-    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+      return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.incDec(&c, i, .dec) } }
+    case .push: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
     default: return nil
     }
   }
@@ -464,12 +459,12 @@ enum Handlers {
     switch m {
     case .jcc: return conditionalJump(cc ?? .o)
     case .jmp:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jmp(&c, i) } }
     case .call:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
-    case .push: return { perform($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.call(&c, i) } }
+    case .push: return { perform($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.push(&c, i) } }
     case .loop, .loope, .loopne:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.loop(&c, i) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.loop(&c, i) } }
     default: return nil
     }
   }
@@ -478,8 +473,8 @@ enum Handlers {
     typealias S = NoOperands
     switch m {
     case .ret:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
-    case .nop: return { perform($0, $1, $2, S.self) { _, _ in } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.ret(&c, i) } }
+    case .nop: return { perform($0, $1, S.self) { _, _ in } }
     default: return nil
     }
   }
@@ -489,37 +484,37 @@ enum Handlers {
     typealias S = OneImmediate
     switch cc {
     case .o:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .o) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .o) } }
     case .no:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .no) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .no) } }
     case .b:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .b) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .b) } }
     case .ae:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ae) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ae) } }
     case .e:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .e) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .e) } }
     case .ne:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ne) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ne) } }
     case .be:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .be) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .be) } }
     case .a:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .a) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .a) } }
     case .s:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .s) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .s) } }
     case .ns:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ns) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ns) } }
     case .p:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .p) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .p) } }
     case .np:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .np) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .np) } }
     case .l:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .l) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .l) } }
     case .ge:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ge) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .ge) } }
     case .le:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
     case .g:
-      return { stepBranch($0, $1, $2, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
+      return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
     }
   }
 
