@@ -12,8 +12,11 @@ struct DecodeCache {
     let next: UInt32
     /// Where the next entry's instruction is: `next`, or the target of a followed branch.
     let expected: UInt32
-    /// How it runs (`Handlers.select`): a fixed-shape handler or the general one.
+    /// How it runs (`Handlers.select`): a fixed-shape handler or the general one, or for the
+    /// stack forms one that tests for the common case first (`Handlers.checked`).
     let handler: Handler
+    /// The handler `select` gives, which one that tests first falls back to.
+    let fallback: Handler
     let operands: ShapeOperands
     /// Whether the handler leaves EIP behind, to be set to `next` where execution leaves the
     /// block's path (`perform`).
@@ -26,9 +29,11 @@ struct DecodeCache {
       self.next = next
       expected = followed ?? next
       if fixedShapes {
-        (handler, operands, defersEIP) = Handlers.select(instruction)
+        (fallback, operands, defersEIP) = Handlers.select(instruction)
+        handler = Handlers.checked(instruction) ?? fallback
       } else {
         (handler, operands, defersEIP) = (Handlers.general, ShapeOperands(), false)
+        fallback = handler
       }
     }
 
@@ -40,6 +45,7 @@ struct DecodeCache {
       self.next = next
       expected = next
       handler = settingEIP ? Handlers.blockEndSettingEIP : Handlers.blockEnd
+      fallback = handler
       operands = ShapeOperands()
       defersEIP = false
     }
