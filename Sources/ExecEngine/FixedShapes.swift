@@ -212,14 +212,14 @@ func stepBranch<S: FixedShape>(
   return c.pointee.leaveBlock ? nil : Handlers.mispredicted(c)
 }
 
-/// Whether a stack instruction needs none of its slow paths: paging off, SS flat for the access
-/// it makes (`read` or `write`) and, for a branch, CS flat. It reads the very fields the
+/// Whether a stack instruction or a branch needs none of its slow paths: for a stack access
+/// (`read` or `write`) paging off and SS flat for it, and for a branch CS flat. It reads the very fields the
 /// semantics test, so that after it the compiler folds those tests, and the calls they guard,
 /// out of the handler (`performChecked`).
 @inline(__always)
 func commonCase(_ c: UnsafeMutablePointer<Core>, read: Bool, write: Bool, branch: Bool) -> Bool {
   let bit: UInt8 = 1 << SegmentRegister.ss.rawValue
-  return !c.pointee.paging && (!read || c.pointee.uncheckedReads & bit != 0)
+  return (!(read || write) || !c.pointee.paging) && (!read || c.pointee.uncheckedReads & bit != 0)
     && (!write || c.pointee.uncheckedWrites & bit != 0) && (!branch || c.pointee.flatCode)
 }
 
@@ -337,6 +337,13 @@ enum Handlers {
           c, i throws(Interrupt) in try Semantics.ret(&c, i)
         }
       }
+    case (.immediate, .none, .jmp):
+      return {
+        performChecked($0, $1, OneImmediate.self, read: false, write: false, branch: true) {
+          c, i throws(Interrupt) in try Semantics.jmp(&c, i)
+        }
+      }
+    case (.immediate, .none, .jcc): return checkedJump(i.condition ?? .o)
     default: return nil
     }
   }
@@ -580,6 +587,108 @@ enum Handlers {
       return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .le) } }
     case .g:
       return { stepBranch($0, $1, S.self) { c, i throws(Interrupt) in try Semantics.jcc(&c, i, .g) } }
+    }
+  }
+  /// `conditionalJump` testing for flat CS first (`performChecked`).
+  static func checkedJump(_ cc: Condition) -> Handler {
+    typealias S = OneImmediate
+    switch cc {
+    case .o:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .o)
+        }
+      }
+    case .no:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .no)
+        }
+      }
+    case .b:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .b)
+        }
+      }
+    case .ae:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .ae)
+        }
+      }
+    case .e:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .e)
+        }
+      }
+    case .ne:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .ne)
+        }
+      }
+    case .be:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .be)
+        }
+      }
+    case .a:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .a)
+        }
+      }
+    case .s:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .s)
+        }
+      }
+    case .ns:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .ns)
+        }
+      }
+    case .p:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .p)
+        }
+      }
+    case .np:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .np)
+        }
+      }
+    case .l:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .l)
+        }
+      }
+    case .ge:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .ge)
+        }
+      }
+    case .le:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .le)
+        }
+      }
+    case .g:
+      return {
+        performChecked($0, $1, S.self, read: false, write: false, branch: true) { c, i throws(Interrupt) in
+          try Semantics.jcc(&c, i, .g)
+        }
+      }
     }
   }
 
