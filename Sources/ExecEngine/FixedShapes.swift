@@ -123,6 +123,35 @@ struct RegisterRegisterImmediate: FixedShape {
   @inline(__always) var op2: Operand { .immediate(o.immediate) }
 }
 
+/// A segment fixed at decode time, so that a shape's memory operand names it as a constant.
+protocol SegmentChoice { static var segment: SegmentRegister { get } }
+enum InDS: SegmentChoice { @inline(__always) static var segment: SegmentRegister { .ds } }
+enum InSS: SegmentChoice { @inline(__always) static var segment: SegmentRegister { .ss } }
+
+extension ShapeOperands {
+  /// `memory32` with the segment a constant too.
+  @inline(__always) func memory32<G: SegmentChoice>(in _: G.Type) -> Operand {
+    .memory(
+      MemoryOperand(
+        segment: G.segment, base: memory.base, index: memory.index, scale: memory.scale,
+        displacement: memory.displacement, size: .dword, addressSize: .a32))
+  }
+}
+
+/// r32, m32 through segment `G`.
+struct RegisterMemoryIn<G: SegmentChoice>: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) var op0: Operand { .register(o.a, .dword) }
+  @inline(__always) var op1: Operand { o.memory32(in: G.self) }
+}
+
+/// m32, r32 through segment `G`.
+struct MemoryRegisterIn<G: SegmentChoice>: FixedShape {
+  let o: ShapeOperands
+  @inline(__always) var op0: Operand { o.memory32(in: G.self) }
+  @inline(__always) var op1: Operand { .register(o.b, .dword) }
+}
+
 /// No operands.
 struct NoOperands: FixedShape {
   let o: ShapeOperands
@@ -212,13 +241,16 @@ func stepBranch<S: FixedShape>(
   return c.pointee.leaveBlock ? nil : Handlers.mispredicted(c)
 }
 
-/// Whether a stack instruction or a branch needs none of its slow paths: for a stack access
-/// (`read` or `write`) paging off and SS flat for it, and for a branch CS flat. It reads the very fields the
+/// Whether an instruction needs none of the slow paths of its accesses: for a memory access
+/// (`read` or `write`) paging off and the segment (SS for the stack, a constant of the shape
+/// otherwise) flat for it, and for a branch CS flat. It reads the very fields the
 /// semantics test, so that after it the compiler folds those tests, and the calls they guard,
 /// out of the handler (`performChecked`).
 @inline(__always)
-func commonCase(_ c: UnsafeMutablePointer<Core>, read: Bool, write: Bool, branch: Bool) -> Bool {
-  let bit: UInt8 = 1 << SegmentRegister.ss.rawValue
+func commonCase(
+  _ c: UnsafeMutablePointer<Core>, segment: SegmentRegister, read: Bool, write: Bool, branch: Bool
+) -> Bool {
+  let bit: UInt8 = 1 << segment.rawValue
   return (!(read || write) || !c.pointee.paging) && (!read || c.pointee.uncheckedReads & bit != 0)
     && (!write || c.pointee.uncheckedWrites & bit != 0) && (!branch || c.pointee.flatCode)
 }
@@ -229,12 +261,12 @@ func commonCase(_ c: UnsafeMutablePointer<Core>, read: Bool, write: Bool, branch
 /// instructions).
 @inline(__always)
 func performChecked<S: FixedShape>(
-  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _: S.Type, read: Bool, write: Bool,
-  branch: Bool = false, _ body: (inout Core, S) throws(Interrupt) -> Void
+  _ core: UnsafeMutableRawPointer, _ entry: UnsafeRawPointer, _: S.Type, segment: SegmentRegister = .ss,
+  read: Bool, write: Bool, branch: Bool = false, _ body: (inout Core, S) throws(Interrupt) -> Void
 ) -> UnsafeRawPointer? {
   let c = core.assumingMemoryBound(to: Core.self)
   let d = entry.assumingMemoryBound(to: DecodeCache.Decoded.self)
-  guard commonCase(c, read: read, write: write, branch: branch) else {
+  guard commonCase(c, segment: segment, read: read, write: write, branch: branch) else {
     return d.pointee.fallback(core, entry)
   }
   return branch ? stepBranch(core, entry, S.self, body) : perform(core, entry, S.self, body)
@@ -304,10 +336,11 @@ enum Handlers {
     return UnsafeRawPointer(s.pointee.decoded + b.first)
   }
 
-  /// The handler for the stack forms, which test for the common case first (`performChecked`;
-  /// their `fallback` is the one `select` gives), or nil. The same for MOV and ADD with a
-  /// memory operand cost more (mix: 521 → 528 M host instructions): with the segment taken
-  /// from the operands, the semantics' tests did not fold.
+  /// The handler for the forms that test for the common case first (`performChecked`; their
+  /// `fallback` is the one `select` gives), or nil: the stack forms, near branches, and MOV
+  /// to or from memory through DS or SS. The segment must be a constant of the shape
+  /// (`RegisterMemoryIn`): taken from the operands, the semantics' tests did not fold and the
+  /// test cost more than it saved (mix: 521 → 528 M host instructions).
   static func checked(_ i: Instruction) -> Handler? {
     guard shapeable(i), i.op2.isAbsent else { return nil }
     switch (kind(i.op0), kind(i.op1), i.mnemonic) {
@@ -344,6 +377,40 @@ enum Handlers {
         }
       }
     case (.immediate, .none, .jcc): return checkedJump(i.condition ?? .o)
+    case (.register, .memory, .mov):
+      guard case .memory(let m) = i.op1 else { return nil }
+      switch m.segment {
+      case .ds:
+        return {
+          performChecked($0, $1, RegisterMemoryIn<InDS>.self, segment: .ds, read: true, write: false) {
+            c, i throws(Interrupt) in try Semantics.mov(&c, i)
+          }
+        }
+      case .ss:
+        return {
+          performChecked($0, $1, RegisterMemoryIn<InSS>.self, segment: .ss, read: true, write: false) {
+            c, i throws(Interrupt) in try Semantics.mov(&c, i)
+          }
+        }
+      default: return nil
+      }
+    case (.memory, .register, .mov):
+      guard case .memory(let m) = i.op0 else { return nil }
+      switch m.segment {
+      case .ds:
+        return {
+          performChecked($0, $1, MemoryRegisterIn<InDS>.self, segment: .ds, read: false, write: true) {
+            c, i throws(Interrupt) in try Semantics.mov(&c, i)
+          }
+        }
+      case .ss:
+        return {
+          performChecked($0, $1, MemoryRegisterIn<InSS>.self, segment: .ss, read: false, write: true) {
+            c, i throws(Interrupt) in try Semantics.mov(&c, i)
+          }
+        }
+      default: return nil
+      }
     default: return nil
     }
   }
