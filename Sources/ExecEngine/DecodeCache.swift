@@ -208,10 +208,11 @@ struct DecodeCache {
 
   /// Where the block goes on after `i` (ending at `next`), if it follows the branch: a direct
   /// JMP or CALL (its target; a CALL's return address is remembered), a backward Jcc (taken),
-  /// or a RET to a call the block followed. The handler checks the prediction (`Handlers.select(_, followed:)`); only
-  /// 32-bit fixed-shape forms are followed, and never into host code.
+  /// or a RET to a call the block followed. Only forms with a fixed-shape handler are followed,
+  /// since that handler checks the prediction (`stepBranch`; the general one does not), and
+  /// never into host code.
   func follow(_ i: Instruction, next: UInt32, returns: inout [UInt32]) -> UInt32? {
-    guard i.operandSize == .dword, i.repeatPrefix == .none, !i.lock else { return nil }
+    guard Handlers.shapeable(i) else { return nil }
     let target: UInt32
     switch (i.mnemonic, i.op0) {
     case (.jmp, .immediate(let rel)): target = next &+ rel

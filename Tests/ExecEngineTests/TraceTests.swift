@@ -171,6 +171,32 @@ import Testing
     #expect(fast.state[.ebx] == 20 * 4)
   }
 
+  /// Branches with a prefix that keeps them off the fixed-shape path (0x67 here) run on the
+  /// general handler, which does not check a prediction: no block may follow them.
+  @Test func prefixedBranchesAreNotFollowed() throws {
+    let (fast, _) = try Self.bothWays(
+      """
+        mov esp, 0x90000
+        xor ebx, ebx
+        mov ecx, 5
+      again:
+        call redirect       ; its RET, prefixed, returns to `there`
+        add ebx, 1000
+      there:
+        add ebx, 1
+        dec ecx
+        db 0x67             ; a backward Jcc, prefixed: not taken at the end
+        jnz again
+        hlt
+      redirect:
+        mov dword [esp], there
+        db 0x67
+        ret
+      """)
+    #expect(fast.outcome.reason == .halted)
+    #expect(fast.state[.ebx] == 5)
+  }
+
   @Test func writesToAFollowedCalleeAreSeen() throws {
     let (fast, _) = try Self.bothWays(
       """
