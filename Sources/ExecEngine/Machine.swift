@@ -339,11 +339,10 @@ public final class Machine {
       let csLimit = c.registerFile[RegisterSlot.segmentLimits + Int(SegmentRegister.cs.rawValue)]
       if csLimit != 0xFFFF_FFFF {
         var fit = 0
-        var start = c.eip
         while fit < n {
           let entry = cache.decoded[cache.blocks[first].first + fit]
-          guard Self.fitsCodeLimit(start: start, next: entry.next, limit: csLimit) else { break }
-          (start, fit) = (entry.expected, fit + 1)
+          guard Self.fitsCodeLimit(start: entry.start, next: entry.next, limit: csLimit) else { break }
+          fit += 1
         }
         if fit == 0 && n > 0 {
           c.currentInstruction = c.eip
