@@ -176,7 +176,7 @@ func step(
   do throws(Interrupt) {
     try body(&c.pointee, d.pointee)
   } catch {
-    c.pointee.chain!.pointee.interrupt = error
+    raised(error, c, d)
     return nil
   }
   return retire(c, entry)
@@ -209,8 +209,8 @@ func perform<S: FixedShape>(
   return nil
 }
 
-/// What a fixed-shape handler does when its instruction raised: the interrupt goes in the
-/// chain, and `currentInstruction` is where the instruction starts (the run loop rewinds EIP).
+/// What a handler does when its instruction raised: the interrupt goes in the chain, and
+/// `currentInstruction` is where the instruction starts (the run loop rewinds EIP to it).
 @inline(never)
 func raised(_ error: Interrupt, _ c: UnsafeMutablePointer<Core>, _ d: UnsafePointer<DecodeCache.Decoded>) {
   c.pointee.currentInstruction = d.pointee.start
@@ -310,8 +310,9 @@ enum Handlers {
     return enter(c, s)
   }
 
-  /// A followed branch went elsewhere than its block goes on: the block there, if it may run
-  /// now, as at a block's end; the block that was running did not complete.
+  /// A near branch went elsewhere than its block goes on (a wrong prediction, or a branch the
+  /// block ends at taken): the block there, if it may run now, as at a block's end; the block
+  /// that was running did not complete.
   @inline(never)
   static func mispredicted(_ c: UnsafeMutablePointer<Core>) -> UnsafeRawPointer? {
     enter(c, c.pointee.chain!)
