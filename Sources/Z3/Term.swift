@@ -53,6 +53,10 @@ func sameContext(_ a: Z3Context, _ b: Z3Context, _ op: StaticString) {
 }
 
 extension Z3Term {
+  /// Z3's id of this AST, unique among the context's live terms: structurally equal terms share
+  /// it (a key for memoising work on terms).
+  public var termID: UInt32 { Z3_get_ast_id(context.raw, ast.raw) }
+
   /// The two terms are the same AST (Z3 shares structurally equal terms): equal under every
   /// assignment. Different ASTs may still be equal; only a solver can say.
   public func isSameTerm(as other: some Z3Term) -> Bool {

@@ -77,10 +77,18 @@ public struct ConfigurationReport: Codable, Sendable {
   public var solverSeconds: Double = 0
   /// Each row's wall time, in the order of `rows` (for the benchmark's slowest rows).
   public var rowSeconds: [Double] = []
+  /// Every query's time and answer, rows in order (for the benchmark; not encoded).
+  public var queryTimings: [QueryTiming] = []
   /// Where control comes back without a trap (a VT-x halt ends at the next exiting interrupt).
   public var notes: [String]?
   /// Owned events that reach the guest without a trap (VT-x: exception bitmap, pin controls).
   public var events: [EventHole]?
+
+  enum CodingKeys: String, CodingKey {
+    case configuration, theorem, assumptions, verdict, rows, culprits, unknown, queries, seconds,
+      solverSeconds,
+      rowSeconds, notes, events
+  }
 }
 
 /// What checking a configuration cost: queries, wall and solver time, and each row's time.
@@ -89,6 +97,7 @@ struct CheckCost {
   var seconds = 0.0
   var solverSeconds = 0.0
   var rowSeconds: [Double] = []
+  var queryTimings: [QueryTiming] = []
 
   /// Copies the figures into `report`.
   func record(in report: inout ConfigurationReport) {
@@ -96,6 +105,7 @@ struct CheckCost {
     report.seconds = seconds
     report.solverSeconds = solverSeconds
     report.rowSeconds = rowSeconds
+    report.queryTimings = queryTimings
   }
 }
 
@@ -118,7 +128,7 @@ extension Duration {
 
 /// One row's outcome or error, and what it cost, filled in by whichever thread ran it.
 private final class RowResults: @unchecked Sendable {
-  typealias Slot = (outcome: Result<RowOutcome, any Error>, queries: Int, solver: Double, wall: Double)
+  typealias Slot = (outcome: Result<RowOutcome, any Error>, timings: [QueryTiming], wall: Double)
   private let lock = NSLock()
   private var slots: [Slot?]
 
@@ -144,26 +154,25 @@ func eachWithFreshClassifier(
   DispatchQueue.concurrentPerform(iterations: instructions.count) { k in
     let rowStart = clock.now
     let outcome: Result<RowOutcome, any Error>
-    var queries = 0
-    var solver = 0.0
+    var timings: [QueryTiming] = []
     do {
       let c = try SensitivityClassifier(assumptions)
       c.smtDirectory = smtDirectory
       c.domain.droppedCPL0Checks = droppedCPL0Checks
       outcome = Result { try body(instructions[k], c) }
-      queries = c.queries
-      solver = c.timings.reduce(0) { $0 + $1.duration.seconds }
+      timings = c.timings
     } catch {
       outcome = .failure(error)
     }
-    results.set(k, (outcome, queries, solver, (clock.now - rowStart).seconds))
+    results.set(k, (outcome, timings, (clock.now - rowStart).seconds))
   }
   var cost = CheckCost()
   var outcomes: [RowOutcome] = []
   for r in results.all {
     outcomes.append(try r.outcome.get())
-    cost.queries += r.queries
-    cost.solverSeconds += r.solver
+    cost.queries += r.timings.count
+    cost.solverSeconds += r.timings.reduce(0) { $0 + $1.duration.seconds }
+    cost.queryTimings += r.timings
     cost.rowSeconds.append(r.wall)
   }
   cost.seconds = (clock.now - start).seconds

@@ -67,6 +67,16 @@ public enum SensitivityAnswer {
   }
 }
 
+/// One query's solver time and answer (for the benchmark's per-query figures).
+public struct QueryTiming: Sendable {
+  public enum Outcome: String, Sendable { case sat, unsat, unknown }
+  /// The instruction and the query, as `--emit-smt2` names its file.
+  public var query: String
+  public var duration: Duration
+  public var outcome: Outcome
+  public var seconds: Double { duration.seconds }
+}
+
 /// Runs the sensitivity and privilege queries over one Z3 context.
 public final class SensitivityClassifier {
   public let z3: Z3Context
@@ -75,7 +85,7 @@ public final class SensitivityClassifier {
   let partition: StatePartition
   /// Queries run, each with the solver time it took (for the benchmark), and queries answered
   /// without the solver because the terms were identical.
-  public private(set) var timings: [(query: String, duration: Duration)] = []
+  public private(set) var timings: [QueryTiming] = []
   public internal(set) var skipped = 0
   public var queries: Int { timings.count }
   /// When set, each query is written there as an SMT-LIB2 file before it is solved.
@@ -127,12 +137,28 @@ public final class SensitivityClassifier {
     let cpl: UInt8?
   }
 
+  /// Steps already evaluated, by instruction bytes, CPL and the ids of the state's terms. A row
+  /// asks about the same free state once per query; the evaluation is deterministic (the same
+  /// terms in give the same terms out), so the first one serves them all.
+  private var steps: [StepKey: SymbolicStep] = [:]
+
+  struct StepKey: Hashable {
+    var bytes: [UInt8]
+    var cpl: UInt8
+    var state: [UInt32]
+  }
+
   func evaluate(_ i: Instruction, from s: SymbolicState, cpl: UInt8) -> SymbolicStep {
-    SymbolicStep(
-      i, length: (try? Encoder.encode(i).count) ?? 1, from: s,
+    let bytes = (try? Encoder.encode(i)) ?? []
+    let key = StepKey(bytes: bytes, cpl: cpl, state: s.termIDs)
+    if let known = steps[key] { return known }
+    let step = SymbolicStep(
+      i, length: max(bytes.count, 1), from: s,
       assumptions: StepAssumptions(
         cpl: cpl, iopl: assumptions.iopl, vmx: assumptions.vmx, identityTranslation: assumptions.vmx != nil),
       domain: domain)
+    steps[key] = step
+    return step
   }
 
   /// The evaluations covering every CPL of the assumptions: one if the step never reads the CPL.
@@ -227,7 +253,13 @@ public final class SensitivityClassifier {
     let clock = ContinuousClock()
     let start = clock.now
     let result = try solver.check(limits: QueryLimits(resourceLimit: assumptions.resourceLimit))
-    timings.append((currentQuery, clock.now - start))
+    let outcome: QueryTiming.Outcome =
+      switch result {
+      case .sat: .sat
+      case .unsat: .unsat
+      case .unknown: .unknown
+      }
+    timings.append(QueryTiming(query: currentQuery, duration: clock.now - start, outcome: outcome))
     return result
   }
 

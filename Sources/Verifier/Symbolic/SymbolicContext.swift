@@ -296,10 +296,15 @@ public struct SymbolicContext: ExecutionContext {
     return v.zeroExtend(to: 32)
   }
 
+  /// A write is guarded by the enclosing `when` conditions, not by the faults raised before it,
+  /// like every other state update: the final state is the retiring path's (a query that reads
+  /// it asserts the step retires, and on that path the two guards agree). Guarded by `path`, an
+  /// ENTER's stack writes would carry the SS limit checks, and a query varying the limit would
+  /// compare terms that only look different.
   mutating func writeBytes(at physical: [BitVector], _ v: BitVector) {
     for (k, a) in physical.enumerated() {
       accesses.append((a, path))
-      state.memory.write(v.extract(high: 8 * k + 7, low: 8 * k), at: a, when: path)
+      state.memory.write(v.extract(high: 8 * k + 7, low: 8 * k), at: a, when: guardCondition)
     }
   }
 

@@ -50,6 +50,20 @@ public struct SymbolicState {
   }
 
   /// Every part as a named term, in one order: what state comparisons and witnesses range over.
+  /// The ids of every term of the state, memory included: equal for two states made of the
+  /// same terms (the key `SensitivityClassifier` memoises steps by).
+  public var termIDs: [UInt32] {
+    var ids = parts.map {
+      switch $0.term {
+      case .word(let t): t.termID
+      case .truth(let t): t.termID
+      }
+    }
+    ids += [memory.base.termID, memory.displacement?.termID ?? UInt32.max, memory.image == nil ? 0 : 1]
+    for w in memory.writes { ids += [w.address.termID, w.byte.termID, w.condition.termID] }
+    return ids
+  }
+
   public var parts: [(name: String, term: SymbolicPart)] {
     var p: [(String, SymbolicPart)] = []
     for r in GPR.allCases { p.append((r.name(.dword), .word(gprs[Int(r.rawValue)]))) }
@@ -88,8 +102,8 @@ public enum SymbolicPart {
 }
 
 /// Byte-addressed memory: an unconstrained array (or a concrete image) under a list of guarded
-/// byte writes, newest last. Keeping the writes as a list, each with the path condition it was
-/// made under, lets a fault or a `when` branch leave memory alone without merging arrays.
+/// byte writes, newest last. Keeping the writes as a list, each under the `when` conditions it
+/// was made in, lets a `when` branch leave memory alone without merging arrays.
 public struct SymbolicMemory {
   public struct Write {
     public let address: BitVector
@@ -120,7 +134,10 @@ public struct SymbolicMemory {
     } else {
       v = base.select(address)
     }
-    for w in writes { v = (w.condition && w.address == address).ite(w.byte, v) }
+    for w in writes {
+      let hit = w.address == address
+      v = (w.condition.literalValue == true ? hit : w.condition && hit).ite(w.byte, v)
+    }
     return v
   }
 
