@@ -389,18 +389,21 @@ public final class SensitivityClassifier {
 
   /// Both states' visible parts after the step are the same terms, memory writes included:
   /// equal in every pair, no query needed.
+  /// Relocated, the second state's write addresses are compared less the displacement: once
+  /// Z3's simplifier cancels it, a step that only moves with its segments writes the same terms.
+  /// (The memories then agree byte for byte through the relocation: the untouched bytes are the
+  /// same array.)
   func identicallyVisible(_ a: SymbolicStep, _ b: SymbolicStep, displacement: BitVector?) -> Bool {
-    guard displacement == nil else { return false }
     let pa = partition.visibleParts(of: a.final)
     let pb = partition.visibleParts(of: b.final)
     guard zip(pa, pb).allSatisfy({ SymbolicPart.identical($0.1, $1.1) }) else { return false }
     let wa = a.final.memory.writes
     let wb = b.final.memory.writes
     return wa.count == wb.count
-      && zip(wa, wb).allSatisfy {
-        SymbolicPart.identical(.word($0.address), .word($1.address))
-          && SymbolicPart.identical(.word($0.byte), .word($1.byte))
-          && SymbolicPart.identical(.truth($0.condition), .truth($1.condition))
+      && zip(wa, wb).allSatisfy { x, y in
+        SymbolicPart.identical(.word(x.address), .word(displacement.map { y.address - $0 } ?? y.address))
+          && SymbolicPart.identical(.word(x.byte), .word(y.byte))
+          && SymbolicPart.identical(.truth(x.condition), .truth(y.condition))
       }
   }
 
