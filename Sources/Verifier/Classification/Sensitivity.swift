@@ -243,6 +243,33 @@ public final class SensitivityClassifier {
   /// every other query to the SMT core alone (tactic `smt`), faster where the general solver's
   /// preprocessing bit-blasts whole states (figures in docs/verifier.md, "Solving").
   func solve(_ facts: [BoolExpr], relocated: Bool = false) throws -> CheckResult {
+    // The same facts again (a row's user-mode retires query, asked once to classify and once
+    // for the theorem): the same answer, and the model is this context's.
+    let key = QueryKey(facts: facts.map(\.termID), relocated: relocated)
+    // An id is unique among live terms only: the entry keeps its facts alive, and they are
+    // compared as terms.
+    if let known = answers[key], known.facts.count == facts.count,
+      zip(known.facts, facts).allSatisfy({ $0.isSameTerm(as: $1) })
+    {
+      repeated += 1
+      return known.result
+    }
+    let result = try check(facts, relocated: relocated)
+    answers[key] = (facts, result)
+    return result
+  }
+
+  struct QueryKey: Hashable {
+    var facts: [UInt32]
+    var relocated: Bool
+  }
+
+  /// Answers already given in this context, by the ids of their facts.
+  private var answers: [QueryKey: (facts: [BoolExpr], result: CheckResult)] = [:]
+  /// Queries answered again from `answers`, without the solver.
+  public private(set) var repeated = 0
+
+  private func check(_ facts: [BoolExpr], relocated: Bool) throws -> CheckResult {
     let solver = relocated ? Solver(z3) : try Solver(z3, tactic: "smt")
     for f in facts { solver.assert(f) }
     if let smtDirectory {
