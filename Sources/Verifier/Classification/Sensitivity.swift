@@ -84,7 +84,7 @@ public final class SensitivityClassifier {
   public let assumptions: ClassificationAssumptions
   let partition: StatePartition
   /// Queries run, each with the solver time it took (for the benchmark), and queries answered
-  /// without the solver because the terms were identical.
+  /// without the solver (the terms were identical, or the same query was answered before).
   public private(set) var timings: [QueryTiming] = []
   public internal(set) var skipped = 0
   public var queries: Int { timings.count }
@@ -251,7 +251,7 @@ public final class SensitivityClassifier {
     if let known = answers[key], known.facts.count == facts.count,
       zip(known.facts, facts).allSatisfy({ $0.isSameTerm(as: $1) })
     {
-      repeated += 1
+      skipped += 1
       return known.result
     }
     let result = try check(facts, relocated: relocated)
@@ -266,8 +266,6 @@ public final class SensitivityClassifier {
 
   /// Answers already given in this context, by the ids of their facts.
   private var answers: [QueryKey: (facts: [BoolExpr], result: CheckResult)] = [:]
-  /// Queries answered again from `answers`, without the solver.
-  public private(set) var repeated = 0
 
   private func check(_ facts: [BoolExpr], relocated: Bool) throws -> CheckResult {
     let solver = relocated ? Solver(z3) : try Solver(z3, tactic: "smt")
@@ -415,11 +413,10 @@ public final class SensitivityClassifier {
   }
 
   /// Both states' visible parts after the step are the same terms, memory writes included:
-  /// equal in every pair, no query needed.
-  /// Relocated, the second state's write addresses are compared less the displacement: once
-  /// Z3's simplifier cancels it, a step that only moves with its segments writes the same terms.
-  /// (The memories then agree byte for byte through the relocation: the untouched bytes are the
-  /// same array.)
+  /// equal in every pair, no query needed. Relocated, the second state's write addresses are
+  /// compared less the displacement, which Z3's simplifier cancels for a step that only moves
+  /// with its segments; the memories then agree byte for byte through the relocation (the
+  /// untouched bytes are the same array).
   func identicallyVisible(_ a: SymbolicStep, _ b: SymbolicStep, displacement: BitVector?) -> Bool {
     let pa = partition.visibleParts(of: a.final)
     let pb = partition.visibleParts(of: b.final)

@@ -49,7 +49,6 @@ public struct SymbolicState {
       interruptsInhibited: z3.boolConstant("interrupts.inhibited"))
   }
 
-  /// Every part as a named term, in one order: what state comparisons and witnesses range over.
   /// The ids of every term of the state, memory included: equal for two states made of the
   /// same terms (the key `SensitivityClassifier` memoises steps by).
   public var termIDs: [UInt32] {
@@ -64,6 +63,7 @@ public struct SymbolicState {
     return ids
   }
 
+  /// Every part as a named term, in one order: what state comparisons and witnesses range over.
   public var parts: [(name: String, term: SymbolicPart)] {
     var p: [(String, SymbolicPart)] = []
     for r in GPR.allCases { p.append((r.name(.dword), .word(gprs[Int(r.rawValue)]))) }
